@@ -1,0 +1,272 @@
+-- Connections and relay nodes. A relay registers each socket, touches its sockets in one batch per
+-- heartbeat, and closes them on disconnect. disconnect_stale_connections() closes what a crashed
+-- relay left behind.
+
+-- Registers (or re-registers) a relay node. Connections recorded under this node id by an earlier
+-- process are closed: a restarted relay does not resurrect dead rows.
+create or replace function realtime_node_start(
+  p_node_id text,
+  p_hostname text default null,
+  p_pid integer default null,
+  p_metadata jsonb default '{}',
+  p_now timestamptz default now()
+)
+returns integer
+language plpgsql
+volatile
+as $$
+declare
+  v_closed integer;
+begin
+  if p_node_id is null or char_length(p_node_id) not between 1 and 128 then
+    raise exception 'node id must be 1 to 128 characters' using errcode = 'RT400';
+  end if;
+  insert into realtime_nodes as n (id, hostname, pid, started_at, last_heartbeat, stopped_at, metadata)
+  values (p_node_id, p_hostname, p_pid, p_now, p_now, null, coalesce(p_metadata, '{}'))
+  on conflict (id) do update set
+    hostname = excluded.hostname, pid = excluded.pid, started_at = p_now,
+    last_heartbeat = p_now, stopped_at = null, metadata = excluded.metadata;
+  select count(*) into v_closed from realtime_close_node_connections(p_node_id, 'node restarted', p_now);
+  return v_closed;
+end;
+$$;
+comment on function realtime_node_start(text, text, integer, jsonb, timestamptz) is
+  'Registers a relay node (heartbeat now) and closes connections an earlier process left under the same id; returns how many.';
+
+-- Heartbeat of a relay: marks the node alive and touches its live sockets in one call. Returns the
+-- socket ids that are no longer open in the database (closed by a sweep while this relay was
+-- unresponsive), so the relay can disconnect them and let the clients reconnect.
+create or replace function realtime_node_heartbeat(
+  p_node_id text,
+  p_socket_ids text[] default '{}',
+  p_now timestamptz default now()
+)
+returns text[]
+language plpgsql
+volatile
+as $$
+begin
+  update realtime_nodes set last_heartbeat = p_now, stopped_at = null where id = p_node_id;
+  if not found then
+    insert into realtime_nodes (id, started_at, last_heartbeat) values (p_node_id, p_now, p_now);
+  end if;
+  return realtime_touch_connections(p_socket_ids, p_now);
+end;
+$$;
+comment on function realtime_node_heartbeat(text, text[], timestamptz) is
+  'Marks a relay alive and touches its sockets; returns the given socket ids that are no longer open.';
+
+-- Touches many connections at once; returns the given socket ids that are not open.
+create or replace function realtime_touch_connections(p_socket_ids text[], p_now timestamptz default now())
+returns text[]
+language sql
+volatile
+as $$
+  with touched as (
+    update realtime_connections c
+    set last_activity = p_now
+    where c.socket_id = any (p_socket_ids) and c.disconnected_at is null
+    returning c.socket_id
+  )
+  select coalesce(array_agg(s), '{}')
+  from unnest(coalesce(p_socket_ids, '{}')) as s
+  where s not in (select socket_id from touched);
+$$;
+comment on function realtime_touch_connections(text[], timestamptz) is
+  'Sets last_activity of many open connections at once; returns the socket ids that were not open.';
+
+-- Registers a socket. Returns the user's presence after the connect and the rooms the user is an
+-- active member of (the socket is put back in all of them).
+create or replace function realtime_register_connection(
+  p_socket_id text,
+  p_user_id text,
+  p_node_id text default null,
+  p_device jsonb default null,
+  p_metadata jsonb default '{}',
+  p_anonymous boolean default false,
+  p_now timestamptz default now()
+)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_connection_id uuid;
+  v_presence realtime_presence;
+begin
+  if p_socket_id is null or char_length(p_socket_id) not between 1 and 255 then
+    raise exception 'socket id must be 1 to 255 characters' using errcode = 'RT400';
+  end if;
+  if not p_anonymous and (p_user_id is null or char_length(p_user_id) not between 1 and 255) then
+    raise exception 'user id must be 1 to 255 characters' using errcode = 'RT400';
+  end if;
+
+  insert into realtime_connections (socket_id, user_id, node_id, device, metadata, anonymous, connected_at, last_activity)
+  values (p_socket_id, p_user_id, p_node_id, p_device, coalesce(p_metadata, '{}'), p_anonymous, p_now, p_now)
+  returning id into v_connection_id;
+
+  if p_anonymous then
+    return jsonb_build_object('connectionId', v_connection_id, 'presence', null, 'rooms', '[]'::jsonb);
+  end if;
+
+  v_presence := realtime_refresh_presence(p_user_id, p_now);
+  return jsonb_build_object(
+    'connectionId', v_connection_id,
+    'presence', realtime_presence_json(v_presence, p_now),
+    'rooms', to_jsonb(realtime_user_room_names(p_user_id))
+  );
+end;
+$$;
+comment on function realtime_register_connection(text, text, text, jsonb, jsonb, boolean, timestamptz) is
+  'Records an open socket of a user (or an anonymous one), brings the user online, and returns {connectionId, presence, rooms}.';
+
+-- Closes connections selected by the caller, clears their typing, and fixes presence. Shared by
+-- close, node restart and the stale sweep.
+create or replace function realtime_close_connections(
+  p_connection_ids uuid[],
+  p_reason text,
+  p_now timestamptz default now(),
+  p_grace interval default interval '0'
+)
+returns table (socket_id text, user_id text, node_id text, reason text)
+language plpgsql
+volatile
+as $$
+declare
+  v_sockets text[];
+  v_users text[];
+  v_nodes text[];
+  v_user text;
+begin
+  with closed as (
+    update realtime_connections c
+    set disconnected_at = p_now, close_reason = p_reason
+    where c.id = any (p_connection_ids) and c.disconnected_at is null
+    returning c.socket_id, c.user_id, c.node_id
+  )
+  select array_agg(closed.socket_id), array_agg(closed.user_id), array_agg(closed.node_id)
+    into v_sockets, v_users, v_nodes
+  from closed;
+
+  if v_sockets is null then
+    return;
+  end if;
+
+  perform realtime_clear_typing_of_sockets(v_sockets, p_now);
+
+  for v_user in select distinct u from unnest(v_users) as u where u is not null loop
+    perform realtime_refresh_presence(v_user, p_now, p_grace);
+  end loop;
+
+  return query select s.socket_id, s.user_id, s.node_id, p_reason
+    from unnest(v_sockets, v_users, v_nodes) as s(socket_id, user_id, node_id);
+end;
+$$;
+comment on function realtime_close_connections(uuid[], text, timestamptz, interval) is
+  'Closes the given open connections, clears their typing and fixes their users'' presence; returns what it closed.';
+
+-- Closes one socket's connection. p_grace delays offline after the user's last connection.
+create or replace function realtime_close_connection(
+  p_socket_id text,
+  p_now timestamptz default now(),
+  p_grace interval default interval '0',
+  p_reason text default 'disconnect'
+)
+returns boolean
+language plpgsql
+volatile
+as $$
+begin
+  return exists (
+    select 1 from realtime_close_connections(
+      array(select id from realtime_connections where socket_id = p_socket_id and disconnected_at is null),
+      p_reason, p_now, p_grace)
+  );
+end;
+$$;
+comment on function realtime_close_connection(text, timestamptz, interval, text) is
+  'Closes the open connection of a socket, clears its typing, and takes the user offline after the grace period when it was their last connection. Returns false when no such connection was open.';
+
+create or replace function realtime_close_node_connections(
+  p_node_id text,
+  p_reason text default 'node stopped',
+  p_now timestamptz default now()
+)
+returns table (socket_id text, user_id text, node_id text, reason text)
+language sql
+volatile
+as $$
+  select * from realtime_close_connections(
+    array(select id from realtime_connections where realtime_connections.node_id = p_node_id and disconnected_at is null),
+    p_reason, p_now);
+$$;
+comment on function realtime_close_node_connections(text, text, timestamptz) is
+  'Closes every open connection recorded under a relay node (graceful stop or restart).';
+
+-- Marks a node stopped after closing its connections (graceful shutdown).
+create or replace function realtime_node_stop(p_node_id text, p_now timestamptz default now())
+returns integer
+language plpgsql
+volatile
+as $$
+declare
+  v_closed integer;
+begin
+  select count(*) into v_closed from realtime_close_node_connections(p_node_id, 'node stopped', p_now);
+  update realtime_nodes set stopped_at = p_now where id = p_node_id;
+  return v_closed;
+end;
+$$;
+comment on function realtime_node_stop(text, timestamptz) is 'Closes a relay''s connections and marks it stopped; returns how many were closed.';
+
+-- Closes connections whose relay stopped heart-beating (or was never registered) or that showed no
+-- activity for p_activity_timeout, fixes presence, clears their typing, and returns what it closed.
+-- Also settles users shown online with no open connection (e.g. after a crash emptied the UNLOGGED
+-- connections table). Safe to run from any number of relays: one runs, the others return nothing.
+create or replace function disconnect_stale_connections(
+  p_now timestamptz default now(),
+  p_node_timeout interval default interval '90 seconds',
+  p_activity_timeout interval default interval '5 minutes'
+)
+returns table (socket_id text, user_id text, node_id text, reason text)
+language plpgsql
+volatile
+as $$
+declare
+  v_user text;
+begin
+  if not pg_try_advisory_xact_lock(hashtext('realtime.disconnect_stale_connections')) then
+    return;
+  end if;
+
+  return query
+  select * from realtime_close_connections(
+    array(
+      select c.id from realtime_connections c
+      left join realtime_nodes n on n.id = c.node_id
+      where c.disconnected_at is null
+        and c.node_id is not null
+        and (n.id is null or n.stopped_at is not null or n.last_heartbeat < p_now - p_node_timeout)
+    ), 'node dead', p_now);
+
+  return query
+  select * from realtime_close_connections(
+    array(
+      select c.id from realtime_connections c
+      where c.disconnected_at is null and c.last_activity < p_now - p_activity_timeout
+    ), 'inactive', p_now);
+
+  for v_user in
+    select p.user_id from realtime_presence p
+    where p.status <> 'offline' and p.offline_at is null
+      and not exists (select 1 from realtime_connections c where c.user_id = p.user_id and c.disconnected_at is null)
+  loop
+    perform realtime_refresh_presence(v_user, p_now);
+  end loop;
+
+  -- Closed connection rows are history: keep a day of it.
+  delete from realtime_connections c where c.disconnected_at < p_now - interval '1 day';
+end;
+$$;
+comment on function disconnect_stale_connections(timestamptz, interval, interval) is
+  'Closes connections of dead relays (no heartbeat for p_node_timeout) or idle past p_activity_timeout, fixes presence, clears typing; returns the closed sockets. Concurrent callers: one does the work.';

@@ -1,0 +1,134 @@
+-- The event log: connect, disconnect, error, message, join, leave, presence, typing, broadcast.
+-- Relays append in batches off the hot path; messages are appended by realtime_send_message. seq is
+-- the replay offset; realtime_events_state remembers up to which seq pruning removed rows, so a
+-- replay can tell a client when its gap cannot be filled.
+
+create or replace function realtime_log_event(
+  p_type text,
+  p_user_id text default null,
+  p_room_name text default null,
+  p_data jsonb default null,
+  p_now timestamptz default now()
+)
+returns bigint
+language sql
+volatile
+as $$
+  insert into realtime_events (type, user_id, room_name, data, created_at)
+  values (p_type, p_user_id, p_room_name, p_data, p_now)
+  returning seq;
+$$;
+comment on function realtime_log_event(text, text, text, jsonb, timestamptz) is 'Appends one event; returns its seq.';
+
+-- Appends many events in one statement: a JSON array of {type, userId?, roomName?, data?, createdAt?}.
+create or replace function realtime_log_events(p_events jsonb)
+returns integer
+language plpgsql
+volatile
+as $$
+declare
+  v_count integer;
+begin
+  if p_events is null or jsonb_typeof(p_events) <> 'array' then
+    raise exception 'events must be a JSON array' using errcode = 'RT400';
+  end if;
+  insert into realtime_events (type, user_id, room_name, data, created_at)
+  select e ->> 'type', e ->> 'userId', e ->> 'roomName', e -> 'data',
+         coalesce((e ->> 'createdAt')::timestamptz, now())
+  from jsonb_array_elements(p_events) as e;
+  get diagnostics v_count = row_count;
+  return v_count;
+end;
+$$;
+comment on function realtime_log_events(jsonb) is 'Appends a JSON array of events {type, userId, roomName, data, createdAt} in one statement; returns how many.';
+
+-- Deletes events older than p_older_than; returns how many.
+create or replace function realtime_prune_events(p_older_than interval, p_now timestamptz default now())
+returns bigint
+language plpgsql
+volatile
+as $$
+declare
+  v_count bigint;
+  v_max_seq bigint;
+begin
+  if p_older_than is null or p_older_than < interval '0' then
+    raise exception 'retention must be a positive interval' using errcode = 'RT400';
+  end if;
+  with pruned as (
+    delete from realtime_events where created_at < p_now - p_older_than returning seq
+  )
+  select count(*), max(seq) into v_count, v_max_seq from pruned;
+  if v_max_seq is not null then
+    update realtime_events_state set pruned_through = greatest(pruned_through, v_max_seq);
+  end if;
+  return v_count;
+end;
+$$;
+comment on function realtime_prune_events(interval, timestamptz) is 'Deletes events older than the given age; returns how many were deleted.';
+
+-- Messages of a room after a client's last seen id, oldest first. Returns {events, gap, latestId}:
+-- gap is true when events after p_since were pruned or more than p_limit are missing; the client
+-- should then refetch history (events then holds the newest p_limit messages).
+create or replace function realtime_room_events_since(
+  p_room_name text,
+  p_user_id text,
+  p_since bigint,
+  p_limit integer default 100,
+  p_anonymous boolean default false
+)
+returns jsonb
+language plpgsql
+stable
+as $$
+declare
+  v_room realtime_rooms := realtime_find_room(p_room_name);
+  v_missing bigint;
+  v_gap boolean;
+  v_events jsonb;
+begin
+  if p_since is null or p_since < 0 then
+    raise exception 'since must be a non-negative event id' using errcode = 'RT400';
+  end if;
+  if p_limit is null or p_limit not between 1 and 1000 then
+    raise exception 'limit must be between 1 and 1000' using errcode = 'RT400';
+  end if;
+  if p_anonymous then
+    if v_room.visibility <> 'public' or v_room.type = 'dm' then
+      raise exception 'anonymous users may only read public rooms' using errcode = 'RT403';
+    end if;
+  elsif not exists (
+    select 1 from realtime_room_members where room_id = v_room.id and user_id = p_user_id and left_at is null
+  ) then
+    raise exception 'you are not a member of room %', p_room_name using errcode = 'RT403';
+  end if;
+
+  select count(*) into v_missing from (
+    select 1 from realtime_events
+    where room_name = v_room.name and seq > p_since and type = 'message'
+    limit p_limit + 1
+  ) m;
+  v_gap := v_missing > p_limit or p_since < (select pruned_through from realtime_events_state);
+
+  select coalesce(jsonb_agg(e.msg order by e.seq), '[]'::jsonb) into v_events
+  from (
+    select seq, jsonb_build_object(
+      'id', seq, 'roomName', room_name, 'userId', user_id,
+      'content', data ->> 'content', 'threadId', data -> 'threadId', 'metadata', data -> 'metadata',
+      'timestamp', created_at
+    ) as msg
+    from realtime_events
+    where room_name = v_room.name and type = 'message' and seq > p_since
+    order by case when v_gap then -seq else seq end
+    limit p_limit
+  ) e;
+
+  return jsonb_build_object(
+    'events', v_events,
+    'gap', v_gap,
+    'latestId', (select max(seq) from realtime_events where room_name = v_room.name and type = 'message')
+  );
+end;
+$$;
+comment on function realtime_room_events_since(text, text, bigint, integer, boolean) is
+  'Messages of a room after id p_since for a reader allowed to see them: {events, gap, latestId}; gap means the client must refetch.';

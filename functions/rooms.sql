@@ -1,0 +1,382 @@
+-- Rooms and membership. Who may join and who may send is decided here (SPEC section 5):
+--   channel/group/broadcast, public:  any authenticated user joins (anonymous: read-only, no membership)
+--   channel/group/broadcast, private: active members only (added with realtime_add_member)
+--   dm:                               exactly its two users; one room per pair (realtime_open_dm)
+--   sending:                          active members; in broadcast rooms only owners/admins, users
+--                                     listed in metadata.senders, or holders of a JWT role listed in
+--                                     metadata.senderRoles
+-- A membership beginning or ending is announced as {"kind":"member","op":"joined"|"left",...}.
+
+create or replace function realtime_room_json(r realtime_rooms)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'id', r.id, 'name', r.name, 'type', r.type, 'visibility', r.visibility,
+    'metadata', r.metadata, 'createdAt', r.created_at
+  );
+$$;
+
+create or replace function realtime_find_room(p_room_name text)
+returns realtime_rooms
+language plpgsql
+stable
+as $$
+declare
+  v_room realtime_rooms;
+begin
+  select * into v_room from realtime_rooms where name = p_room_name;
+  if v_room.id is null then
+    raise exception 'room % does not exist', p_room_name using errcode = 'RT404';
+  end if;
+  return v_room;
+end;
+$$;
+comment on function realtime_find_room(text) is 'The room of that name; raises RT404 when there is none.';
+
+create or replace function realtime_create_room(
+  p_name text,
+  p_type text default 'channel',
+  p_visibility text default 'public',
+  p_metadata jsonb default '{}',
+  p_created_by text default null,
+  p_now timestamptz default now()
+)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_room realtime_rooms;
+begin
+  if p_name is null or char_length(p_name) not between 1 and 255 or p_name ~ '[[:cntrl:]]' or p_name <> btrim(p_name) then
+    raise exception 'room name must be 1 to 255 characters without control characters or surrounding spaces'
+      using errcode = 'RT400';
+  end if;
+  if p_type is null or p_type not in ('channel', 'group', 'broadcast', 'dm') then
+    raise exception 'room type must be one of channel, dm, group, broadcast (got %)', coalesce(p_type, 'null')
+      using errcode = 'RT400';
+  end if;
+  if p_type = 'dm' then
+    raise exception 'dm rooms are opened with realtime_open_dm(user_a, user_b)' using errcode = 'RT400';
+  end if;
+  if p_visibility is null or p_visibility not in ('public', 'private') then
+    raise exception 'room visibility must be public or private (got %)', coalesce(p_visibility, 'null')
+      using errcode = 'RT400';
+  end if;
+  if p_metadata is not null and jsonb_typeof(p_metadata) <> 'object' then
+    raise exception 'room metadata must be a JSON object' using errcode = 'RT400';
+  end if;
+  insert into realtime_rooms (name, type, visibility, metadata, created_by, created_at)
+  values (p_name, p_type, p_visibility, coalesce(p_metadata, '{}'), p_created_by, p_now)
+  on conflict (name) do nothing
+  returning * into v_room;
+  if v_room.id is null then
+    raise exception 'room % already exists', p_name using errcode = 'RT409';
+  end if;
+  if p_created_by is not null then
+    perform realtime_add_member(p_name, p_created_by, 'owner', p_now);
+  end if;
+  return realtime_room_json(v_room);
+end;
+$$;
+comment on function realtime_create_room(text, text, text, jsonb, text, timestamptz) is
+  'Creates a channel, group or broadcast room (RT409 if the name is taken); the creator, when given, becomes its owner.';
+
+create or replace function realtime_delete_room(p_name text)
+returns boolean
+language plpgsql
+volatile
+as $$
+declare
+  v_room realtime_rooms := realtime_find_room(p_name);
+  v_user text;
+begin
+  for v_user in select user_id from realtime_room_members where room_id = v_room.id and left_at is null loop
+    perform realtime_notify('member', jsonb_build_object('op', 'left', 'room', v_room.name, 'userId', v_user));
+  end loop;
+  delete from realtime_typing where room_name = v_room.name;
+  delete from realtime_rooms where id = v_room.id;
+  return true;
+end;
+$$;
+comment on function realtime_delete_room(text) is 'Deletes a room with its memberships; members are told they left.';
+
+-- Begins a membership (no-op when one is active). Returns true when it began.
+create or replace function realtime_add_member(
+  p_room_name text,
+  p_user_id text,
+  p_role text default 'member',
+  p_now timestamptz default now()
+)
+returns boolean
+language plpgsql
+volatile
+as $$
+declare
+  v_room realtime_rooms := realtime_find_room(p_room_name);
+  v_added boolean;
+begin
+  if p_user_id is null or char_length(p_user_id) not between 1 and 255 then
+    raise exception 'user id must be 1 to 255 characters' using errcode = 'RT400';
+  end if;
+  if p_role is null or p_role not in ('owner', 'admin', 'member') then
+    raise exception 'member role must be owner, admin or member (got %)', coalesce(p_role, 'null') using errcode = 'RT400';
+  end if;
+  if v_room.type = 'dm' and p_user_id not in (v_room.dm_user_a, v_room.dm_user_b) then
+    raise exception 'a dm room has exactly its two users' using errcode = 'RT403';
+  end if;
+  insert into realtime_room_members (room_id, user_id, role, joined_at)
+  values (v_room.id, p_user_id, p_role, p_now)
+  on conflict (room_id, user_id) where left_at is null do nothing;
+  v_added := found;
+  if v_added then
+    perform realtime_notify('member', jsonb_build_object('op', 'joined', 'room', v_room.name, 'userId', p_user_id));
+  end if;
+  return v_added;
+end;
+$$;
+comment on function realtime_add_member(text, text, text, timestamptz) is
+  'Adds a user to a room (role owner, admin or member); returns false when already a member. Announces the join.';
+
+-- Ends a membership, clears the user's typing in the room. Returns true when one was active.
+create or replace function realtime_remove_member(
+  p_room_name text,
+  p_user_id text,
+  p_now timestamptz default now()
+)
+returns boolean
+language plpgsql
+volatile
+as $$
+declare
+  v_room realtime_rooms := realtime_find_room(p_room_name);
+  v_thread text;
+begin
+  update realtime_room_members set left_at = p_now
+  where room_id = v_room.id and user_id = p_user_id and left_at is null;
+  if not found then
+    return false;
+  end if;
+  for v_thread in
+    delete from realtime_typing where room_name = v_room.name and user_id = p_user_id and expires_at > p_now
+    returning thread_id
+  loop
+    perform realtime_notify_typing(v_room.name, v_thread, p_now);
+  end loop;
+  perform realtime_notify('member', jsonb_build_object('op', 'left', 'room', v_room.name, 'userId', p_user_id));
+  return true;
+end;
+$$;
+comment on function realtime_remove_member(text, text, timestamptz) is
+  'Ends a user''s membership of a room and clears their typing there; returns false when they were not a member. Announces the leave.';
+
+-- The DM room of two users, created with both memberships on first use.
+create or replace function realtime_open_dm(p_user_a text, p_user_b text, p_now timestamptz default now())
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_a text := least(p_user_a, p_user_b);
+  v_b text := greatest(p_user_a, p_user_b);
+  v_name text;
+  v_room realtime_rooms;
+begin
+  if p_user_a is null or p_user_b is null or char_length(p_user_a) not between 1 and 255
+     or char_length(p_user_b) not between 1 and 255 then
+    raise exception 'two user ids of 1 to 255 characters are required' using errcode = 'RT400';
+  end if;
+  if p_user_a = p_user_b then
+    raise exception 'a dm needs two different users' using errcode = 'RT400';
+  end if;
+  v_name := 'dm:' || v_a || ':' || v_b;
+  if char_length(v_name) > 255 then
+    v_name := 'dm:' || md5(v_a || chr(31) || v_b);
+  end if;
+  insert into realtime_rooms (name, type, visibility, dm_user_a, dm_user_b, created_at)
+  values (v_name, 'dm', 'private', v_a, v_b, p_now)
+  on conflict (dm_user_a, dm_user_b) do nothing
+  returning * into v_room;
+  if v_room.id is null then
+    select * into v_room from realtime_rooms where dm_user_a = v_a and dm_user_b = v_b;
+  end if;
+  perform realtime_add_member(v_room.name, v_a, 'member', p_now);
+  perform realtime_add_member(v_room.name, v_b, 'member', p_now);
+  return realtime_room_json(v_room);
+end;
+$$;
+comment on function realtime_open_dm(text, text, timestamptz) is 'Returns the one dm room of two users, creating it and both memberships when needed.';
+
+create or replace function realtime_room_members_json(p_room realtime_rooms, p_now timestamptz default now(), p_limit integer default 1000)
+returns jsonb
+language sql
+stable
+as $$
+  select coalesce(jsonb_agg(
+    jsonb_build_object(
+      'userId', m.user_id,
+      'role', m.role,
+      'joinedAt', m.joined_at,
+      'status', coalesce(p.status, 'offline'),
+      'customStatus', realtime_visible_custom_status(p.custom_status, p_now),
+      'lastSeen', p.last_seen
+    ) order by m.joined_at, m.user_id), '[]'::jsonb)
+  from (
+    select * from realtime_room_members
+    where room_id = p_room.id and left_at is null
+    order by joined_at, user_id
+    limit p_limit
+  ) m
+  left join realtime_presence p on p.user_id = m.user_id;
+$$;
+
+-- Joins a room as SPEC section 5 allows. Returns {room, joined, members, memberCount, typing}:
+-- joined is true when a membership began (announced as user:joined).
+create or replace function realtime_join_room(
+  p_room_name text,
+  p_user_id text,
+  p_anonymous boolean default false,
+  p_auto_create boolean default false,
+  p_now timestamptz default now()
+)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_room realtime_rooms;
+  v_member boolean;
+  v_joined boolean := false;
+begin
+  select * into v_room from realtime_rooms where name = p_room_name;
+  if v_room.id is null then
+    if p_auto_create and not p_anonymous and p_room_name !~ '^dm:' then
+      perform realtime_create_room(p_room_name, 'channel', 'public', '{}', null, p_now);
+      select * into v_room from realtime_rooms where name = p_room_name;
+    else
+      raise exception 'room % does not exist', p_room_name using errcode = 'RT404';
+    end if;
+  end if;
+
+  if p_anonymous then
+    if v_room.visibility <> 'public' or v_room.type = 'dm' then
+      raise exception 'anonymous users may only join public rooms' using errcode = 'RT403';
+    end if;
+  else
+    v_member := exists (
+      select 1 from realtime_room_members where room_id = v_room.id and user_id = p_user_id and left_at is null
+    );
+    if not v_member then
+      if v_room.type = 'dm' then
+        if p_user_id not in (v_room.dm_user_a, v_room.dm_user_b) then
+          raise exception 'room % is a direct conversation of two other users', p_room_name using errcode = 'RT403';
+        end if;
+      elsif v_room.visibility = 'private' then
+        raise exception 'room % is private and you are not a member', p_room_name using errcode = 'RT403';
+      end if;
+      v_joined := realtime_add_member(v_room.name, p_user_id, 'member', p_now);
+    end if;
+  end if;
+
+  return jsonb_build_object(
+    'room', realtime_room_json(v_room),
+    'joined', v_joined,
+    'members', realtime_room_members_json(v_room, p_now),
+    'memberCount', (select count(*) from realtime_room_members where room_id = v_room.id and left_at is null),
+    'typing', coalesce((
+      select jsonb_agg(jsonb_build_object('userId', t.user_id, 'threadId', t.thread_id) order by t.started_at)
+      from realtime_typing t where t.room_name = v_room.name and t.expires_at > p_now
+    ), '[]'::jsonb)
+  );
+end;
+$$;
+comment on function realtime_join_room(text, text, boolean, boolean, timestamptz) is
+  'Joins a room under the rules of SPEC section 5 (RT404 unknown, RT403 not allowed); returns the room, whether a membership began, members with presence (first 1000), member count and current typers.';
+
+create or replace function realtime_leave_room(p_room_name text, p_user_id text, p_now timestamptz default now())
+returns boolean
+language sql
+volatile
+as $$
+  select realtime_remove_member(p_room_name, p_user_id, p_now);
+$$;
+comment on function realtime_leave_room(text, text, timestamptz) is 'Leaves a room (ends the membership); true when the user was a member.';
+
+-- Raises RT403 unless the user may send in the room.
+create or replace function realtime_assert_can_send(p_room realtime_rooms, p_user_id text, p_roles text[] default '{}')
+returns void
+language plpgsql
+stable
+as $$
+declare
+  v_role text;
+begin
+  select role into v_role from realtime_room_members
+  where room_id = p_room.id and user_id = p_user_id and left_at is null;
+  if v_role is null then
+    raise exception 'you are not a member of room %', p_room.name using errcode = 'RT403';
+  end if;
+  if p_room.type = 'broadcast'
+     and v_role not in ('owner', 'admin')
+     and not coalesce(p_room.metadata -> 'senders' ? p_user_id, false)
+     and not exists (
+       select 1 from jsonb_array_elements_text(
+         case when jsonb_typeof(p_room.metadata -> 'senderRoles') = 'array' then p_room.metadata -> 'senderRoles' else '[]' end
+       ) as r(role)
+       where r.role = any (coalesce(p_roles, '{}'))
+     ) then
+    raise exception 'only permitted senders may send in broadcast room %', p_room.name using errcode = 'RT403';
+  end if;
+end;
+$$;
+comment on function realtime_assert_can_send(realtime_rooms, text, text[]) is
+  'Raises RT403 unless the user is an active member allowed to send (broadcast rooms: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
+
+-- Sends a message: checks the sender, appends it to the event log (its seq is the message id and
+-- the replay offset), and clears the sender's typing in that room/thread. The relay delivers it.
+create or replace function realtime_send_message(
+  p_room_name text,
+  p_user_id text,
+  p_content text,
+  p_thread_id text default null,
+  p_metadata jsonb default null,
+  p_roles text[] default '{}',
+  p_now timestamptz default now()
+)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_room realtime_rooms := realtime_find_room(p_room_name);
+  v_seq bigint;
+  v_event_id uuid;
+begin
+  if p_content is null or char_length(p_content) not between 1 and 100000 then
+    raise exception 'message content must be 1 to 100000 characters' using errcode = 'RT400';
+  end if;
+  if p_thread_id is not null and char_length(p_thread_id) not between 1 and 255 then
+    raise exception 'thread id must be 1 to 255 characters' using errcode = 'RT400';
+  end if;
+  if p_metadata is not null and jsonb_typeof(p_metadata) <> 'object' then
+    raise exception 'message metadata must be a JSON object' using errcode = 'RT400';
+  end if;
+  perform realtime_assert_can_send(v_room, p_user_id, p_roles);
+
+  insert into realtime_events (type, user_id, room_name, data, created_at)
+  values ('message', p_user_id, v_room.name,
+          jsonb_build_object('content', p_content, 'threadId', p_thread_id, 'metadata', p_metadata), p_now)
+  returning seq, id into v_seq, v_event_id;
+
+  perform realtime_stop_typing(v_room.name, p_user_id, p_thread_id, p_now);
+
+  return jsonb_build_object(
+    'id', v_seq, 'eventId', v_event_id, 'roomName', v_room.name, 'userId', p_user_id,
+    'content', p_content, 'threadId', p_thread_id, 'metadata', p_metadata, 'timestamp', p_now
+  );
+end;
+$$;
+comment on function realtime_send_message(text, text, text, text, jsonb, text[], timestamptz) is
+  'Checks that the user may send in the room, stores the message in realtime_events (seq = message id) and clears the sender''s typing; returns the message as message:new shows it.';

@@ -1,0 +1,1566 @@
+--! Previous: -
+--! Hash: sha1:6b0e7aed55626a12fb4ce7bb68d4376b6c28bda8
+--! Message: realtime schema, functions and views
+
+-- Tables and constraints of Realtime. Seed names and columns are kept so existing readers work;
+-- everything else is added for correctness. Ephemeral state (typing, live connections) lives in
+-- UNLOGGED tables: no WAL, truncated after a database crash (when that state is void anyway) and not
+-- replicated to standbys.
+
+create extension if not exists pgcrypto; -- gen_random_uuid() on PostgreSQL < 13
+
+-- Relay processes. A relay heartbeats here; connections of a relay that stopped heartbeating are
+-- closed by disconnect_stale_connections().
+create table if not exists realtime_nodes (
+  id text primary key check (char_length(id) between 1 and 128),
+  hostname text,
+  pid integer,
+  started_at timestamptz not null default now(),
+  last_heartbeat timestamptz not null default now(),
+  stopped_at timestamptz,
+  metadata jsonb not null default '{}'
+);
+comment on table realtime_nodes is 'Relay processes and their heartbeats.';
+
+create unlogged table if not exists realtime_connections (
+  id uuid primary key default gen_random_uuid(),
+  socket_id varchar(255) not null check (char_length(socket_id) >= 1),
+  user_id varchar(255),
+  device jsonb,
+  connected_at timestamptz not null default now(),
+  last_activity timestamptz not null default now(),
+  disconnected_at timestamptz,
+  metadata jsonb not null default '{}',
+  node_id text,
+  anonymous boolean not null default false,
+  close_reason text
+);
+comment on table realtime_connections is 'Socket connections, open while disconnected_at is null. UNLOGGED: emptied by a database crash.';
+create unique index if not exists realtime_connections_open_socket on realtime_connections (socket_id) where disconnected_at is null;
+create index if not exists realtime_connections_open_user on realtime_connections (user_id) where disconnected_at is null;
+create index if not exists realtime_connections_open_node on realtime_connections (node_id) where disconnected_at is null;
+create index if not exists realtime_connections_closed_at on realtime_connections (disconnected_at) where disconnected_at is not null;
+
+create table if not exists realtime_rooms (
+  id uuid primary key default gen_random_uuid(),
+  name varchar(255) not null unique,
+  type varchar(50) not null default 'channel',
+  visibility varchar(50) not null default 'public',
+  created_at timestamptz not null default now(),
+  metadata jsonb not null default '{}',
+  created_by varchar(255),
+  dm_user_a varchar(255),
+  dm_user_b varchar(255),
+  constraint realtime_rooms_name_format check (char_length(name) >= 1 and name !~ '[[:cntrl:]]' and name = btrim(name)),
+  constraint realtime_rooms_type_check check (type in ('channel', 'dm', 'group', 'broadcast')),
+  constraint realtime_rooms_visibility_check check (visibility in ('public', 'private')),
+  constraint realtime_rooms_metadata_object check (jsonb_typeof(metadata) = 'object'),
+  constraint realtime_rooms_dm_pair check (
+    (type = 'dm') = (dm_user_a is not null and dm_user_b is not null)
+    and (dm_user_a is null or dm_user_a < dm_user_b)
+    and (type <> 'dm' or visibility = 'private')
+  ),
+  constraint realtime_rooms_dm_unique unique (dm_user_a, dm_user_b)
+);
+comment on table realtime_rooms is 'Rooms: channel, dm (one per pair of users), group, broadcast; public or private.';
+
+create table if not exists realtime_room_members (
+  id uuid primary key default gen_random_uuid(),
+  room_id uuid not null references realtime_rooms (id) on delete cascade,
+  user_id varchar(255) not null check (char_length(user_id) >= 1),
+  joined_at timestamptz not null default now(),
+  left_at timestamptz,
+  role varchar(20) not null default 'member' check (role in ('owner', 'admin', 'member'))
+);
+comment on table realtime_room_members is 'Membership history; the active membership of a user in a room has left_at null (at most one).';
+create unique index if not exists realtime_room_members_active on realtime_room_members (room_id, user_id) where left_at is null;
+create index if not exists realtime_room_members_active_user on realtime_room_members (user_id) where left_at is null;
+
+create table if not exists realtime_presence (
+  user_id varchar(255) primary key check (char_length(user_id) >= 1),
+  status varchar(20) not null default 'offline',
+  custom_status jsonb,
+  last_seen timestamptz default now(),
+  updated_at timestamptz default now(),
+  -- What the user chose (survives reconnects and new devices); status is what others see.
+  chosen_status varchar(20) not null default 'online',
+  -- Set at the last disconnect: the user goes offline at this time unless a connection comes back.
+  offline_at timestamptz,
+  constraint realtime_presence_status_check check (status in ('online', 'away', 'busy', 'offline')),
+  constraint realtime_presence_chosen_status_check check (chosen_status in ('online', 'away', 'busy', 'offline')),
+  constraint realtime_presence_custom_status_check check (
+    custom_status is null or (
+      jsonb_typeof(custom_status) = 'object'
+      and (custom_status - 'text' - 'emoji' - 'expiresAt') = '{}'::jsonb
+      and coalesce(jsonb_typeof(custom_status -> 'text'), 'string') = 'string'
+      and coalesce(jsonb_typeof(custom_status -> 'emoji'), 'string') = 'string'
+      and coalesce(jsonb_typeof(custom_status -> 'expiresAt'), 'string') = 'string'
+      and char_length(coalesce(custom_status ->> 'text', '')) <= 128
+      and char_length(coalesce(custom_status ->> 'emoji', '')) <= 32
+    )
+  )
+);
+comment on table realtime_presence is 'One row per user: visible status, chosen status, custom status, last_seen.';
+create index if not exists realtime_presence_offline_at on realtime_presence (offline_at) where offline_at is not null;
+create index if not exists realtime_presence_custom_expiry on realtime_presence (((custom_status ->> 'expiresAt'))) where custom_status ? 'expiresAt';
+
+create unlogged table if not exists realtime_typing (
+  id uuid primary key default gen_random_uuid(),
+  room_name varchar(255) not null,
+  user_id varchar(255) not null,
+  thread_id varchar(255),
+  started_at timestamptz not null default now(),
+  expires_at timestamptz not null,
+  -- The socket that started it, so a disconnect clears exactly what that socket set.
+  socket_id varchar(255),
+  constraint realtime_typing_thread_nonempty check (thread_id is null or char_length(thread_id) >= 1)
+);
+comment on table realtime_typing is 'Typing indicators; a NULL thread is one thread. UNLOGGED: no WAL per keystroke.';
+create unique index if not exists realtime_typing_key on realtime_typing (room_name, (coalesce(thread_id, '')), user_id);
+create index if not exists realtime_typing_expires on realtime_typing (expires_at);
+create index if not exists realtime_typing_socket on realtime_typing (socket_id) where socket_id is not null;
+
+create table if not exists realtime_events (
+  id uuid primary key default gen_random_uuid(),
+  type varchar(100) not null check (type ~ '^[a-z][a-z0-9_.:-]{0,99}$'),
+  user_id varchar(255),
+  room_name varchar(255),
+  data jsonb,
+  created_at timestamptz not null default now(),
+  -- Ordered id: the offset a reconnecting client replays from.
+  seq bigint generated always as identity
+);
+comment on table realtime_events is 'Event log (connect, disconnect, error, message, join, leave, presence, typing, broadcast); seq orders it.';
+create unique index if not exists realtime_events_seq on realtime_events (seq);
+create index if not exists idx_realtime_events_type on realtime_events (type);
+create index if not exists idx_realtime_events_created on realtime_events (created_at desc);
+create index if not exists realtime_events_room_seq on realtime_events (room_name, seq) where room_name is not null;
+
+-- Up to which seq pruning has removed events: a replay from before it cannot be complete.
+create table if not exists realtime_events_state (
+  singleton boolean primary key default true check (singleton),
+  pruned_through bigint not null default 0
+);
+insert into realtime_events_state (singleton) values (true) on conflict do nothing;
+
+--! Included notify.sql
+-- NOTIFY helpers. Every state change that sockets must see is announced on the channel
+-- 'realtime' with a small versioned JSON payload: {"v":1,"kind":...}. A notification is a hint;
+-- after reconnecting its LISTEN session, a relay re-reads state.
+
+create or replace function realtime_notify(kind text, body jsonb)
+returns void
+language sql
+volatile
+as $$
+  select pg_notify('realtime', (jsonb_build_object('v', 1, 'kind', kind) || coalesce(body, '{}'::jsonb))::text);
+$$;
+comment on function realtime_notify(text, jsonb) is
+  'Announces a change on channel realtime as {"v":1,"kind":kind,...body}. Callers keep body small (under 8000 bytes).';
+
+-- Rooms a user is an active member of: used in presence notifications.
+create or replace function realtime_user_room_names(p_user_id text)
+returns text[]
+language sql
+stable
+as $$
+  select coalesce(array_agg(r.name order by r.name), '{}')
+  from realtime_room_members m
+  join realtime_rooms r on r.id = m.room_id
+  where m.user_id = p_user_id and m.left_at is null;
+$$;
+comment on function realtime_user_room_names(text) is 'Names of the rooms the user is an active member of.';
+--! EndIncluded notify.sql
+--! Included presence.sql
+-- Presence: one row per user. status is what others see; chosen_status is what the user picked
+-- (online, away, busy, or offline to appear offline) and survives reconnects and new devices.
+-- A user is visible with chosen_status while any connection is open; after the last connection
+-- closes, offline_at is set to the end of a grace period and realtime_tick() turns them offline then,
+-- unless a connection came back (a page reload does not flap offline/online).
+
+-- The custom status as others should see it: null once expiresAt has passed.
+create or replace function realtime_visible_custom_status(p_custom jsonb, p_now timestamptz)
+returns jsonb
+language sql
+immutable
+as $$
+  select case
+    when p_custom is null then null
+    when p_custom ? 'expiresAt' and (p_custom ->> 'expiresAt')::timestamptz <= p_now then null
+    else p_custom
+  end;
+$$;
+
+create or replace function realtime_presence_json(p realtime_presence, p_now timestamptz default now())
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'userId', p.user_id,
+    'status', p.status,
+    'customStatus', realtime_visible_custom_status(p.custom_status, p_now),
+    'lastSeen', p.last_seen
+  );
+$$;
+comment on function realtime_presence_json(realtime_presence, timestamptz) is 'A presence row as the protocol shows it.';
+
+-- Announces a user's presence to their own sockets and to members of their rooms.
+create or replace function realtime_notify_presence(p realtime_presence, p_now timestamptz default now())
+returns void
+language plpgsql
+volatile
+as $$
+declare
+  v_rooms text[] := realtime_user_room_names(p.user_id);
+begin
+  -- Keep the payload small: past ~100 rooms the relay looks the rooms up itself.
+  if coalesce(array_length(v_rooms, 1), 0) > 100 or pg_column_size(v_rooms) > 6000 then
+    v_rooms := null;
+  end if;
+  perform realtime_notify('presence', realtime_presence_json(p, p_now)
+    || jsonb_build_object('rooms', to_jsonb(v_rooms)));
+end;
+$$;
+
+-- Checks a custom status value: {text?, emoji?, expiresAt?}; raises RT400 otherwise.
+create or replace function realtime_check_custom_status(p_custom jsonb)
+returns jsonb
+language plpgsql
+immutable
+as $$
+begin
+  if p_custom is null or p_custom = 'null'::jsonb or p_custom = '{}'::jsonb then
+    return null;
+  end if;
+  if jsonb_typeof(p_custom) <> 'object' or (p_custom - 'text' - 'emoji' - 'expiresAt') <> '{}'::jsonb then
+    raise exception 'custom status must be an object with text, emoji and expiresAt only' using errcode = 'RT400';
+  end if;
+  if coalesce(jsonb_typeof(p_custom -> 'text'), 'string') <> 'string'
+     or coalesce(jsonb_typeof(p_custom -> 'emoji'), 'string') <> 'string'
+     or coalesce(jsonb_typeof(p_custom -> 'expiresAt'), 'string') <> 'string' then
+    raise exception 'custom status text, emoji and expiresAt must be strings' using errcode = 'RT400';
+  end if;
+  if char_length(coalesce(p_custom ->> 'text', '')) > 128 then
+    raise exception 'custom status text is longer than 128 characters' using errcode = 'RT400';
+  end if;
+  if char_length(coalesce(p_custom ->> 'emoji', '')) > 32 then
+    raise exception 'custom status emoji is longer than 32 characters' using errcode = 'RT400';
+  end if;
+  if p_custom ? 'expiresAt' then
+    begin
+      perform (p_custom ->> 'expiresAt')::timestamptz;
+    exception when others then
+      raise exception 'custom status expiresAt is not a timestamp' using errcode = 'RT400';
+    end;
+  end if;
+  return p_custom;
+end;
+$$;
+
+-- Sets what a user chose. p_custom_status: SQL NULL keeps the current custom status, JSON null or
+-- {} clears it. Works with or without open connections (a DBA may call it); the visible status
+-- follows only while the user is connected.
+create or replace function realtime_set_presence(
+  p_user_id text,
+  p_status text,
+  p_custom_status jsonb default null,
+  p_now timestamptz default now()
+)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_old realtime_presence;
+  v_new realtime_presence;
+  v_connected boolean;
+  v_custom jsonb;
+begin
+  if p_user_id is null or char_length(p_user_id) = 0 then
+    raise exception 'user id is required' using errcode = 'RT400';
+  end if;
+  if p_status is null or p_status not in ('online', 'away', 'busy', 'offline') then
+    raise exception 'status must be one of online, away, busy, offline (got %)', coalesce(p_status, 'null')
+      using errcode = 'RT400';
+  end if;
+  v_custom := realtime_check_custom_status(p_custom_status);
+
+  select * into v_old from realtime_presence where user_id = p_user_id for update;
+  v_connected := exists (
+    select 1 from realtime_connections
+    where user_id = p_user_id and disconnected_at is null
+  ) or (v_old.offline_at is not null and v_old.offline_at > p_now);
+
+  insert into realtime_presence as p (user_id, status, chosen_status, custom_status, last_seen, updated_at)
+  values (
+    p_user_id,
+    case when v_connected then p_status else 'offline' end,
+    p_status,
+    v_custom,
+    p_now,
+    p_now
+  )
+  on conflict (user_id) do update set
+    chosen_status = excluded.chosen_status,
+    status = case when v_connected then excluded.chosen_status else 'offline' end,
+    custom_status = case when p_custom_status is null then p.custom_status else excluded.custom_status end,
+    updated_at = p_now
+  returning * into v_new;
+
+  if v_old.user_id is null
+     or v_old.status is distinct from v_new.status
+     or v_old.custom_status is distinct from v_new.custom_status then
+    perform realtime_notify_presence(v_new, p_now);
+  end if;
+  return realtime_presence_json(v_new, p_now);
+end;
+$$;
+comment on function realtime_set_presence(text, text, jsonb, timestamptz) is
+  'Sets the status a user chose (online, away, busy, offline) and optionally the custom status {text, emoji, expiresAt}; NULL keeps the custom status, JSON null clears it. Announces a visible change.';
+
+-- Recomputes a user's visible status from their open connections, used after connections open
+-- or close. p_grace: how long after the last disconnect the user stays visible.
+create or replace function realtime_refresh_presence(
+  p_user_id text,
+  p_now timestamptz default now(),
+  p_grace interval default interval '0'
+)
+returns realtime_presence
+language plpgsql
+volatile
+as $$
+declare
+  v_old realtime_presence;
+  v_new realtime_presence;
+  v_last_activity timestamptz;
+  v_open boolean;
+begin
+  select exists (select 1 from realtime_connections where user_id = p_user_id and disconnected_at is null)
+    into v_open;
+  select * into v_old from realtime_presence where user_id = p_user_id for update;
+
+  if v_open then
+    insert into realtime_presence as p (user_id, status, chosen_status, last_seen, updated_at, offline_at)
+    values (p_user_id, 'online', 'online', p_now, p_now, null)
+    on conflict (user_id) do update set
+      status = p.chosen_status,
+      offline_at = null,
+      last_seen = p_now,
+      updated_at = case when p.status is distinct from p.chosen_status then p_now else p.updated_at end
+    returning * into v_new;
+  elsif v_old.user_id is null or v_old.status = 'offline' then
+    return v_old; -- nothing visible to change
+  elsif p_grace > interval '0' then
+    update realtime_presence set offline_at = p_now + p_grace, last_seen = p_now
+    where user_id = p_user_id
+    returning * into v_new;
+    return v_new; -- still visible until realtime_tick() passes offline_at
+  else
+    select max(coalesce(disconnected_at, last_activity)) into v_last_activity
+    from realtime_connections where user_id = p_user_id;
+    update realtime_presence
+    set status = 'offline', offline_at = null,
+        last_seen = least(p_now, coalesce(v_last_activity, p_now)), updated_at = p_now
+    where user_id = p_user_id
+    returning * into v_new;
+  end if;
+
+  if v_old.user_id is null or v_old.status is distinct from v_new.status then
+    perform realtime_notify_presence(v_new, p_now);
+  end if;
+  return v_new;
+end;
+$$;
+comment on function realtime_refresh_presence(text, timestamptz, interval) is
+  'Recomputes the visible status of a user from their open connections; with no open connection and a grace period, schedules offline at now + grace.';
+
+-- Current presence of up to 100 users; users never seen are reported offline.
+create or replace function realtime_get_presence(p_user_ids text[], p_now timestamptz default now())
+returns jsonb
+language plpgsql
+stable
+as $$
+begin
+  if p_user_ids is null or coalesce(array_length(p_user_ids, 1), 0) > 100 then
+    raise exception 'between 0 and 100 user ids are allowed' using errcode = 'RT400';
+  end if;
+  return coalesce((
+    select jsonb_agg(
+      coalesce(
+        realtime_presence_json(p, p_now),
+        jsonb_build_object('userId', u.user_id, 'status', 'offline', 'customStatus', null, 'lastSeen', null)
+      ) order by u.ord)
+    from unnest(p_user_ids) with ordinality as u(user_id, ord)
+    left join realtime_presence p on p.user_id = u.user_id
+  ), '[]'::jsonb);
+end;
+$$;
+comment on function realtime_get_presence(text[], timestamptz) is 'Presence of up to 100 users, in the order given.';
+--! EndIncluded presence.sql
+--! Included typing.sql
+-- Typing indicators: per room and per optional thread (a NULL thread is one thread). A start sets or
+-- refreshes an indicator that expires after a timeout; stop, expiry, leaving the room and closing
+-- the socket clear it. Only a change in the set of typers is announced; a refresh is silent.
+-- realtime_typing is UNLOGGED, so none of this writes WAL.
+
+-- Who is typing now in a room/thread (at most 50 user ids, earliest first).
+create or replace function realtime_typers(p_room_name text, p_thread_id text, p_now timestamptz default now())
+returns text[]
+language sql
+stable
+as $$
+  select coalesce(array_agg(user_id order by started_at, user_id), '{}')
+  from (
+    select user_id, started_at from realtime_typing
+    where room_name = p_room_name
+      and coalesce(thread_id, '') = coalesce(p_thread_id, '')
+      and expires_at > p_now
+    order by started_at, user_id
+    limit 50
+  ) t;
+$$;
+comment on function realtime_typers(text, text, timestamptz) is 'User ids typing now in a room and thread (NULL: the room itself), at most 50.';
+
+create or replace function realtime_notify_typing(p_room_name text, p_thread_id text, p_now timestamptz default now())
+returns void
+language sql
+volatile
+as $$
+  select realtime_notify('typing', jsonb_build_object(
+    'room', p_room_name,
+    'threadId', p_thread_id,
+    'users', to_jsonb(realtime_typers(p_room_name, p_thread_id, p_now))
+  ));
+$$;
+
+-- Raises RT404/RT403 unless the user is an active member of the room.
+create or replace function realtime_assert_member(p_room_name text, p_user_id text)
+returns uuid
+language plpgsql
+stable
+as $$
+declare
+  v_room_id uuid;
+  v_member boolean;
+begin
+  select r.id, exists (
+    select 1 from realtime_room_members m where m.room_id = r.id and m.user_id = p_user_id and m.left_at is null
+  ) into v_room_id, v_member
+  from realtime_rooms r where r.name = p_room_name;
+  if v_room_id is null then
+    raise exception 'room % does not exist', p_room_name using errcode = 'RT404';
+  end if;
+  if not v_member then
+    raise exception 'user is not a member of room %', p_room_name using errcode = 'RT403';
+  end if;
+  return v_room_id;
+end;
+$$;
+comment on function realtime_assert_member(text, text) is 'Returns the room id when the user is an active member; raises RT404 (no room) or RT403 (not a member).';
+
+-- Starts or refreshes typing. Returns {changed, users}: changed is true when the set of typers
+-- changed (and was announced), false for a silent refresh.
+create or replace function realtime_start_typing(
+  p_room_name text,
+  p_user_id text,
+  p_thread_id text default null,
+  p_socket_id text default null,
+  p_timeout interval default interval '3 seconds',
+  p_now timestamptz default now()
+)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_expires timestamptz := p_now + p_timeout;
+begin
+  if p_thread_id is not null and char_length(p_thread_id) not between 1 and 255 then
+    raise exception 'thread id must be 1 to 255 characters' using errcode = 'RT400';
+  end if;
+  -- The common case, a refresh of a live indicator, costs one update and no notification.
+  update realtime_typing set expires_at = v_expires, socket_id = coalesce(p_socket_id, socket_id)
+  where room_name = p_room_name and coalesce(thread_id, '') = coalesce(p_thread_id, '')
+    and user_id = p_user_id and expires_at > p_now;
+  if found then
+    return jsonb_build_object('changed', false);
+  end if;
+
+  perform realtime_assert_member(p_room_name, p_user_id);
+  insert into realtime_typing (room_name, user_id, thread_id, socket_id, started_at, expires_at)
+  values (p_room_name, p_user_id, p_thread_id, p_socket_id, p_now, v_expires)
+  on conflict (room_name, (coalesce(thread_id, '')), user_id) do update set
+    started_at = p_now, expires_at = v_expires, socket_id = excluded.socket_id;
+  perform realtime_notify_typing(p_room_name, p_thread_id, p_now);
+  return jsonb_build_object('changed', true, 'users', to_jsonb(realtime_typers(p_room_name, p_thread_id, p_now)));
+end;
+$$;
+comment on function realtime_start_typing(text, text, text, text, interval, timestamptz) is
+  'Sets or refreshes a typing indicator that expires after p_timeout; only a change in the set of typers is announced. Returns {changed, users}.';
+
+-- Stops typing; returns true when an indicator was live (and the change was announced).
+create or replace function realtime_stop_typing(
+  p_room_name text,
+  p_user_id text,
+  p_thread_id text default null,
+  p_now timestamptz default now()
+)
+returns boolean
+language plpgsql
+volatile
+as $$
+declare
+  v_was_live boolean;
+begin
+  delete from realtime_typing
+  where room_name = p_room_name and coalesce(thread_id, '') = coalesce(p_thread_id, '') and user_id = p_user_id
+  returning expires_at > p_now into v_was_live;
+  if coalesce(v_was_live, false) then
+    perform realtime_notify_typing(p_room_name, p_thread_id, p_now);
+    return true;
+  end if;
+  return false;
+end;
+$$;
+comment on function realtime_stop_typing(text, text, text, timestamptz) is 'Clears a typing indicator; announces it and returns true when it was live.';
+
+-- Deletes expired indicators and announces each room/thread whose typers changed. Any number of
+-- relays may call it; one does the work at a time.
+create or replace function realtime_expire_typing(p_now timestamptz default now())
+returns table (room_name text, thread_id text)
+language plpgsql
+volatile
+as $$
+begin
+  if not pg_try_advisory_xact_lock(hashtext('realtime.expire_typing')) then
+    return;
+  end if;
+  return query
+  with expired as (
+    delete from realtime_typing t where t.expires_at <= p_now
+    returning t.room_name, t.thread_id
+  ), changed as (
+    select distinct e.room_name::text as room_name, e.thread_id::text as thread_id from expired e
+  )
+  select c.room_name, c.thread_id from changed c, lateral realtime_notify_typing(c.room_name, c.thread_id, p_now);
+end;
+$$;
+comment on function realtime_expire_typing(timestamptz) is 'Removes expired typing indicators and announces the rooms/threads that changed.';
+
+-- Clears what the given sockets were typing (on disconnect) and announces the changes.
+create or replace function realtime_clear_typing_of_sockets(p_socket_ids text[], p_now timestamptz default now())
+returns integer
+language plpgsql
+volatile
+as $$
+declare
+  v_count integer;
+begin
+  with cleared as (
+    delete from realtime_typing t where t.socket_id = any (p_socket_ids)
+    returning t.room_name, t.thread_id, t.expires_at > p_now as live
+  ), changed as (
+    select distinct c.room_name::text as room_name, c.thread_id::text as thread_id from cleared c where c.live
+  )
+  select count(*) into v_count from changed c, lateral realtime_notify_typing(c.room_name, c.thread_id, p_now);
+  return v_count;
+end;
+$$;
+comment on function realtime_clear_typing_of_sockets(text[], timestamptz) is 'Clears typing indicators set by the given sockets; returns how many rooms/threads changed.';
+--! EndIncluded typing.sql
+--! Included connections.sql
+-- Connections and relay nodes. A relay registers each socket, touches its sockets in one batch per
+-- heartbeat, and closes them on disconnect. disconnect_stale_connections() closes what a crashed
+-- relay left behind.
+
+-- Registers (or re-registers) a relay node. Connections recorded under this node id by an earlier
+-- process are closed: a restarted relay does not resurrect dead rows.
+create or replace function realtime_node_start(
+  p_node_id text,
+  p_hostname text default null,
+  p_pid integer default null,
+  p_metadata jsonb default '{}',
+  p_now timestamptz default now()
+)
+returns integer
+language plpgsql
+volatile
+as $$
+declare
+  v_closed integer;
+begin
+  if p_node_id is null or char_length(p_node_id) not between 1 and 128 then
+    raise exception 'node id must be 1 to 128 characters' using errcode = 'RT400';
+  end if;
+  insert into realtime_nodes as n (id, hostname, pid, started_at, last_heartbeat, stopped_at, metadata)
+  values (p_node_id, p_hostname, p_pid, p_now, p_now, null, coalesce(p_metadata, '{}'))
+  on conflict (id) do update set
+    hostname = excluded.hostname, pid = excluded.pid, started_at = p_now,
+    last_heartbeat = p_now, stopped_at = null, metadata = excluded.metadata;
+  select count(*) into v_closed from realtime_close_node_connections(p_node_id, 'node restarted', p_now);
+  return v_closed;
+end;
+$$;
+comment on function realtime_node_start(text, text, integer, jsonb, timestamptz) is
+  'Registers a relay node (heartbeat now) and closes connections an earlier process left under the same id; returns how many.';
+
+-- Heartbeat of a relay: marks the node alive and touches its live sockets in one call. Returns the
+-- socket ids that are no longer open in the database (closed by a sweep while this relay was
+-- unresponsive), so the relay can disconnect them and let the clients reconnect.
+create or replace function realtime_node_heartbeat(
+  p_node_id text,
+  p_socket_ids text[] default '{}',
+  p_now timestamptz default now()
+)
+returns text[]
+language plpgsql
+volatile
+as $$
+begin
+  update realtime_nodes set last_heartbeat = p_now, stopped_at = null where id = p_node_id;
+  if not found then
+    insert into realtime_nodes (id, started_at, last_heartbeat) values (p_node_id, p_now, p_now);
+  end if;
+  return realtime_touch_connections(p_socket_ids, p_now);
+end;
+$$;
+comment on function realtime_node_heartbeat(text, text[], timestamptz) is
+  'Marks a relay alive and touches its sockets; returns the given socket ids that are no longer open.';
+
+-- Touches many connections at once; returns the given socket ids that are not open.
+create or replace function realtime_touch_connections(p_socket_ids text[], p_now timestamptz default now())
+returns text[]
+language sql
+volatile
+as $$
+  with touched as (
+    update realtime_connections c
+    set last_activity = p_now
+    where c.socket_id = any (p_socket_ids) and c.disconnected_at is null
+    returning c.socket_id
+  )
+  select coalesce(array_agg(s), '{}')
+  from unnest(coalesce(p_socket_ids, '{}')) as s
+  where s not in (select socket_id from touched);
+$$;
+comment on function realtime_touch_connections(text[], timestamptz) is
+  'Sets last_activity of many open connections at once; returns the socket ids that were not open.';
+
+-- Registers a socket. Returns the user's presence after the connect and the rooms the user is an
+-- active member of (the socket is put back in all of them).
+create or replace function realtime_register_connection(
+  p_socket_id text,
+  p_user_id text,
+  p_node_id text default null,
+  p_device jsonb default null,
+  p_metadata jsonb default '{}',
+  p_anonymous boolean default false,
+  p_now timestamptz default now()
+)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_connection_id uuid;
+  v_presence realtime_presence;
+begin
+  if p_socket_id is null or char_length(p_socket_id) not between 1 and 255 then
+    raise exception 'socket id must be 1 to 255 characters' using errcode = 'RT400';
+  end if;
+  if not p_anonymous and (p_user_id is null or char_length(p_user_id) not between 1 and 255) then
+    raise exception 'user id must be 1 to 255 characters' using errcode = 'RT400';
+  end if;
+
+  insert into realtime_connections (socket_id, user_id, node_id, device, metadata, anonymous, connected_at, last_activity)
+  values (p_socket_id, p_user_id, p_node_id, p_device, coalesce(p_metadata, '{}'), p_anonymous, p_now, p_now)
+  returning id into v_connection_id;
+
+  if p_anonymous then
+    return jsonb_build_object('connectionId', v_connection_id, 'presence', null, 'rooms', '[]'::jsonb);
+  end if;
+
+  v_presence := realtime_refresh_presence(p_user_id, p_now);
+  return jsonb_build_object(
+    'connectionId', v_connection_id,
+    'presence', realtime_presence_json(v_presence, p_now),
+    'rooms', to_jsonb(realtime_user_room_names(p_user_id))
+  );
+end;
+$$;
+comment on function realtime_register_connection(text, text, text, jsonb, jsonb, boolean, timestamptz) is
+  'Records an open socket of a user (or an anonymous one), brings the user online, and returns {connectionId, presence, rooms}.';
+
+-- Closes connections selected by the caller, clears their typing, and fixes presence. Shared by
+-- close, node restart and the stale sweep.
+create or replace function realtime_close_connections(
+  p_connection_ids uuid[],
+  p_reason text,
+  p_now timestamptz default now(),
+  p_grace interval default interval '0'
+)
+returns table (socket_id text, user_id text, node_id text, reason text)
+language plpgsql
+volatile
+as $$
+declare
+  v_sockets text[];
+  v_users text[];
+  v_nodes text[];
+  v_user text;
+begin
+  with closed as (
+    update realtime_connections c
+    set disconnected_at = p_now, close_reason = p_reason
+    where c.id = any (p_connection_ids) and c.disconnected_at is null
+    returning c.socket_id, c.user_id, c.node_id
+  )
+  select array_agg(closed.socket_id), array_agg(closed.user_id), array_agg(closed.node_id)
+    into v_sockets, v_users, v_nodes
+  from closed;
+
+  if v_sockets is null then
+    return;
+  end if;
+
+  perform realtime_clear_typing_of_sockets(v_sockets, p_now);
+
+  for v_user in select distinct u from unnest(v_users) as u where u is not null loop
+    perform realtime_refresh_presence(v_user, p_now, p_grace);
+  end loop;
+
+  return query select s.socket_id, s.user_id, s.node_id, p_reason
+    from unnest(v_sockets, v_users, v_nodes) as s(socket_id, user_id, node_id);
+end;
+$$;
+comment on function realtime_close_connections(uuid[], text, timestamptz, interval) is
+  'Closes the given open connections, clears their typing and fixes their users'' presence; returns what it closed.';
+
+-- Closes one socket's connection. p_grace delays offline after the user's last connection.
+create or replace function realtime_close_connection(
+  p_socket_id text,
+  p_now timestamptz default now(),
+  p_grace interval default interval '0',
+  p_reason text default 'disconnect'
+)
+returns boolean
+language plpgsql
+volatile
+as $$
+begin
+  return exists (
+    select 1 from realtime_close_connections(
+      array(select id from realtime_connections where socket_id = p_socket_id and disconnected_at is null),
+      p_reason, p_now, p_grace)
+  );
+end;
+$$;
+comment on function realtime_close_connection(text, timestamptz, interval, text) is
+  'Closes the open connection of a socket, clears its typing, and takes the user offline after the grace period when it was their last connection. Returns false when no such connection was open.';
+
+create or replace function realtime_close_node_connections(
+  p_node_id text,
+  p_reason text default 'node stopped',
+  p_now timestamptz default now()
+)
+returns table (socket_id text, user_id text, node_id text, reason text)
+language sql
+volatile
+as $$
+  select * from realtime_close_connections(
+    array(select id from realtime_connections where realtime_connections.node_id = p_node_id and disconnected_at is null),
+    p_reason, p_now);
+$$;
+comment on function realtime_close_node_connections(text, text, timestamptz) is
+  'Closes every open connection recorded under a relay node (graceful stop or restart).';
+
+-- Marks a node stopped after closing its connections (graceful shutdown).
+create or replace function realtime_node_stop(p_node_id text, p_now timestamptz default now())
+returns integer
+language plpgsql
+volatile
+as $$
+declare
+  v_closed integer;
+begin
+  select count(*) into v_closed from realtime_close_node_connections(p_node_id, 'node stopped', p_now);
+  update realtime_nodes set stopped_at = p_now where id = p_node_id;
+  return v_closed;
+end;
+$$;
+comment on function realtime_node_stop(text, timestamptz) is 'Closes a relay''s connections and marks it stopped; returns how many were closed.';
+
+-- Closes connections whose relay stopped heart-beating (or was never registered) or that showed no
+-- activity for p_activity_timeout, fixes presence, clears their typing, and returns what it closed.
+-- Also settles users shown online with no open connection (e.g. after a crash emptied the UNLOGGED
+-- connections table). Safe to run from any number of relays: one runs, the others return nothing.
+create or replace function disconnect_stale_connections(
+  p_now timestamptz default now(),
+  p_node_timeout interval default interval '90 seconds',
+  p_activity_timeout interval default interval '5 minutes'
+)
+returns table (socket_id text, user_id text, node_id text, reason text)
+language plpgsql
+volatile
+as $$
+declare
+  v_user text;
+begin
+  if not pg_try_advisory_xact_lock(hashtext('realtime.disconnect_stale_connections')) then
+    return;
+  end if;
+
+  return query
+  select * from realtime_close_connections(
+    array(
+      select c.id from realtime_connections c
+      left join realtime_nodes n on n.id = c.node_id
+      where c.disconnected_at is null
+        and c.node_id is not null
+        and (n.id is null or n.stopped_at is not null or n.last_heartbeat < p_now - p_node_timeout)
+    ), 'node dead', p_now);
+
+  return query
+  select * from realtime_close_connections(
+    array(
+      select c.id from realtime_connections c
+      where c.disconnected_at is null and c.last_activity < p_now - p_activity_timeout
+    ), 'inactive', p_now);
+
+  for v_user in
+    select p.user_id from realtime_presence p
+    where p.status <> 'offline' and p.offline_at is null
+      and not exists (select 1 from realtime_connections c where c.user_id = p.user_id and c.disconnected_at is null)
+  loop
+    perform realtime_refresh_presence(v_user, p_now);
+  end loop;
+
+  -- Closed connection rows are history: keep a day of it.
+  delete from realtime_connections c where c.disconnected_at < p_now - interval '1 day';
+end;
+$$;
+comment on function disconnect_stale_connections(timestamptz, interval, interval) is
+  'Closes connections of dead relays (no heartbeat for p_node_timeout) or idle past p_activity_timeout, fixes presence, clears typing; returns the closed sockets. Concurrent callers: one does the work.';
+--! EndIncluded connections.sql
+--! Included rooms.sql
+-- Rooms and membership. Who may join and who may send is decided here (SPEC section 5):
+--   channel/group/broadcast, public:  any authenticated user joins (anonymous: read-only, no membership)
+--   channel/group/broadcast, private: active members only (added with realtime_add_member)
+--   dm:                               exactly its two users; one room per pair (realtime_open_dm)
+--   sending:                          active members; in broadcast rooms only owners/admins, users
+--                                     listed in metadata.senders, or holders of a JWT role listed in
+--                                     metadata.senderRoles
+-- A membership beginning or ending is announced as {"kind":"member","op":"joined"|"left",...}.
+
+create or replace function realtime_room_json(r realtime_rooms)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'id', r.id, 'name', r.name, 'type', r.type, 'visibility', r.visibility,
+    'metadata', r.metadata, 'createdAt', r.created_at
+  );
+$$;
+
+create or replace function realtime_find_room(p_room_name text)
+returns realtime_rooms
+language plpgsql
+stable
+as $$
+declare
+  v_room realtime_rooms;
+begin
+  select * into v_room from realtime_rooms where name = p_room_name;
+  if v_room.id is null then
+    raise exception 'room % does not exist', p_room_name using errcode = 'RT404';
+  end if;
+  return v_room;
+end;
+$$;
+comment on function realtime_find_room(text) is 'The room of that name; raises RT404 when there is none.';
+
+create or replace function realtime_create_room(
+  p_name text,
+  p_type text default 'channel',
+  p_visibility text default 'public',
+  p_metadata jsonb default '{}',
+  p_created_by text default null,
+  p_now timestamptz default now()
+)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_room realtime_rooms;
+begin
+  if p_name is null or char_length(p_name) not between 1 and 255 or p_name ~ '[[:cntrl:]]' or p_name <> btrim(p_name) then
+    raise exception 'room name must be 1 to 255 characters without control characters or surrounding spaces'
+      using errcode = 'RT400';
+  end if;
+  if p_type is null or p_type not in ('channel', 'group', 'broadcast', 'dm') then
+    raise exception 'room type must be one of channel, dm, group, broadcast (got %)', coalesce(p_type, 'null')
+      using errcode = 'RT400';
+  end if;
+  if p_type = 'dm' then
+    raise exception 'dm rooms are opened with realtime_open_dm(user_a, user_b)' using errcode = 'RT400';
+  end if;
+  if p_visibility is null or p_visibility not in ('public', 'private') then
+    raise exception 'room visibility must be public or private (got %)', coalesce(p_visibility, 'null')
+      using errcode = 'RT400';
+  end if;
+  if p_metadata is not null and jsonb_typeof(p_metadata) <> 'object' then
+    raise exception 'room metadata must be a JSON object' using errcode = 'RT400';
+  end if;
+  insert into realtime_rooms (name, type, visibility, metadata, created_by, created_at)
+  values (p_name, p_type, p_visibility, coalesce(p_metadata, '{}'), p_created_by, p_now)
+  on conflict (name) do nothing
+  returning * into v_room;
+  if v_room.id is null then
+    raise exception 'room % already exists', p_name using errcode = 'RT409';
+  end if;
+  if p_created_by is not null then
+    perform realtime_add_member(p_name, p_created_by, 'owner', p_now);
+  end if;
+  return realtime_room_json(v_room);
+end;
+$$;
+comment on function realtime_create_room(text, text, text, jsonb, text, timestamptz) is
+  'Creates a channel, group or broadcast room (RT409 if the name is taken); the creator, when given, becomes its owner.';
+
+create or replace function realtime_delete_room(p_name text)
+returns boolean
+language plpgsql
+volatile
+as $$
+declare
+  v_room realtime_rooms := realtime_find_room(p_name);
+  v_user text;
+begin
+  for v_user in select user_id from realtime_room_members where room_id = v_room.id and left_at is null loop
+    perform realtime_notify('member', jsonb_build_object('op', 'left', 'room', v_room.name, 'userId', v_user));
+  end loop;
+  delete from realtime_typing where room_name = v_room.name;
+  delete from realtime_rooms where id = v_room.id;
+  return true;
+end;
+$$;
+comment on function realtime_delete_room(text) is 'Deletes a room with its memberships; members are told they left.';
+
+-- Begins a membership (no-op when one is active). Returns true when it began.
+create or replace function realtime_add_member(
+  p_room_name text,
+  p_user_id text,
+  p_role text default 'member',
+  p_now timestamptz default now()
+)
+returns boolean
+language plpgsql
+volatile
+as $$
+declare
+  v_room realtime_rooms := realtime_find_room(p_room_name);
+  v_added boolean;
+begin
+  if p_user_id is null or char_length(p_user_id) not between 1 and 255 then
+    raise exception 'user id must be 1 to 255 characters' using errcode = 'RT400';
+  end if;
+  if p_role is null or p_role not in ('owner', 'admin', 'member') then
+    raise exception 'member role must be owner, admin or member (got %)', coalesce(p_role, 'null') using errcode = 'RT400';
+  end if;
+  if v_room.type = 'dm' and p_user_id not in (v_room.dm_user_a, v_room.dm_user_b) then
+    raise exception 'a dm room has exactly its two users' using errcode = 'RT403';
+  end if;
+  insert into realtime_room_members (room_id, user_id, role, joined_at)
+  values (v_room.id, p_user_id, p_role, p_now)
+  on conflict (room_id, user_id) where left_at is null do nothing;
+  v_added := found;
+  if v_added then
+    perform realtime_notify('member', jsonb_build_object('op', 'joined', 'room', v_room.name, 'userId', p_user_id));
+  end if;
+  return v_added;
+end;
+$$;
+comment on function realtime_add_member(text, text, text, timestamptz) is
+  'Adds a user to a room (role owner, admin or member); returns false when already a member. Announces the join.';
+
+-- Ends a membership, clears the user's typing in the room. Returns true when one was active.
+create or replace function realtime_remove_member(
+  p_room_name text,
+  p_user_id text,
+  p_now timestamptz default now()
+)
+returns boolean
+language plpgsql
+volatile
+as $$
+declare
+  v_room realtime_rooms := realtime_find_room(p_room_name);
+  v_thread text;
+begin
+  update realtime_room_members set left_at = p_now
+  where room_id = v_room.id and user_id = p_user_id and left_at is null;
+  if not found then
+    return false;
+  end if;
+  for v_thread in
+    delete from realtime_typing where room_name = v_room.name and user_id = p_user_id and expires_at > p_now
+    returning thread_id
+  loop
+    perform realtime_notify_typing(v_room.name, v_thread, p_now);
+  end loop;
+  perform realtime_notify('member', jsonb_build_object('op', 'left', 'room', v_room.name, 'userId', p_user_id));
+  return true;
+end;
+$$;
+comment on function realtime_remove_member(text, text, timestamptz) is
+  'Ends a user''s membership of a room and clears their typing there; returns false when they were not a member. Announces the leave.';
+
+-- The DM room of two users, created with both memberships on first use.
+create or replace function realtime_open_dm(p_user_a text, p_user_b text, p_now timestamptz default now())
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_a text := least(p_user_a, p_user_b);
+  v_b text := greatest(p_user_a, p_user_b);
+  v_name text;
+  v_room realtime_rooms;
+begin
+  if p_user_a is null or p_user_b is null or char_length(p_user_a) not between 1 and 255
+     or char_length(p_user_b) not between 1 and 255 then
+    raise exception 'two user ids of 1 to 255 characters are required' using errcode = 'RT400';
+  end if;
+  if p_user_a = p_user_b then
+    raise exception 'a dm needs two different users' using errcode = 'RT400';
+  end if;
+  v_name := 'dm:' || v_a || ':' || v_b;
+  if char_length(v_name) > 255 then
+    v_name := 'dm:' || md5(v_a || chr(31) || v_b);
+  end if;
+  insert into realtime_rooms (name, type, visibility, dm_user_a, dm_user_b, created_at)
+  values (v_name, 'dm', 'private', v_a, v_b, p_now)
+  on conflict (dm_user_a, dm_user_b) do nothing
+  returning * into v_room;
+  if v_room.id is null then
+    select * into v_room from realtime_rooms where dm_user_a = v_a and dm_user_b = v_b;
+  end if;
+  perform realtime_add_member(v_room.name, v_a, 'member', p_now);
+  perform realtime_add_member(v_room.name, v_b, 'member', p_now);
+  return realtime_room_json(v_room);
+end;
+$$;
+comment on function realtime_open_dm(text, text, timestamptz) is 'Returns the one dm room of two users, creating it and both memberships when needed.';
+
+create or replace function realtime_room_members_json(p_room realtime_rooms, p_now timestamptz default now(), p_limit integer default 1000)
+returns jsonb
+language sql
+stable
+as $$
+  select coalesce(jsonb_agg(
+    jsonb_build_object(
+      'userId', m.user_id,
+      'role', m.role,
+      'joinedAt', m.joined_at,
+      'status', coalesce(p.status, 'offline'),
+      'customStatus', realtime_visible_custom_status(p.custom_status, p_now),
+      'lastSeen', p.last_seen
+    ) order by m.joined_at, m.user_id), '[]'::jsonb)
+  from (
+    select * from realtime_room_members
+    where room_id = p_room.id and left_at is null
+    order by joined_at, user_id
+    limit p_limit
+  ) m
+  left join realtime_presence p on p.user_id = m.user_id;
+$$;
+
+-- Joins a room as SPEC section 5 allows. Returns {room, joined, members, memberCount, typing}:
+-- joined is true when a membership began (announced as user:joined).
+create or replace function realtime_join_room(
+  p_room_name text,
+  p_user_id text,
+  p_anonymous boolean default false,
+  p_auto_create boolean default false,
+  p_now timestamptz default now()
+)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_room realtime_rooms;
+  v_member boolean;
+  v_joined boolean := false;
+begin
+  select * into v_room from realtime_rooms where name = p_room_name;
+  if v_room.id is null then
+    if p_auto_create and not p_anonymous and p_room_name !~ '^dm:' then
+      perform realtime_create_room(p_room_name, 'channel', 'public', '{}', null, p_now);
+      select * into v_room from realtime_rooms where name = p_room_name;
+    else
+      raise exception 'room % does not exist', p_room_name using errcode = 'RT404';
+    end if;
+  end if;
+
+  if p_anonymous then
+    if v_room.visibility <> 'public' or v_room.type = 'dm' then
+      raise exception 'anonymous users may only join public rooms' using errcode = 'RT403';
+    end if;
+  else
+    v_member := exists (
+      select 1 from realtime_room_members where room_id = v_room.id and user_id = p_user_id and left_at is null
+    );
+    if not v_member then
+      if v_room.type = 'dm' then
+        if p_user_id not in (v_room.dm_user_a, v_room.dm_user_b) then
+          raise exception 'room % is a direct conversation of two other users', p_room_name using errcode = 'RT403';
+        end if;
+      elsif v_room.visibility = 'private' then
+        raise exception 'room % is private and you are not a member', p_room_name using errcode = 'RT403';
+      end if;
+      v_joined := realtime_add_member(v_room.name, p_user_id, 'member', p_now);
+    end if;
+  end if;
+
+  return jsonb_build_object(
+    'room', realtime_room_json(v_room),
+    'joined', v_joined,
+    'members', realtime_room_members_json(v_room, p_now),
+    'memberCount', (select count(*) from realtime_room_members where room_id = v_room.id and left_at is null),
+    'typing', coalesce((
+      select jsonb_agg(jsonb_build_object('userId', t.user_id, 'threadId', t.thread_id) order by t.started_at)
+      from realtime_typing t where t.room_name = v_room.name and t.expires_at > p_now
+    ), '[]'::jsonb)
+  );
+end;
+$$;
+comment on function realtime_join_room(text, text, boolean, boolean, timestamptz) is
+  'Joins a room under the rules of SPEC section 5 (RT404 unknown, RT403 not allowed); returns the room, whether a membership began, members with presence (first 1000), member count and current typers.';
+
+create or replace function realtime_leave_room(p_room_name text, p_user_id text, p_now timestamptz default now())
+returns boolean
+language sql
+volatile
+as $$
+  select realtime_remove_member(p_room_name, p_user_id, p_now);
+$$;
+comment on function realtime_leave_room(text, text, timestamptz) is 'Leaves a room (ends the membership); true when the user was a member.';
+
+-- Raises RT403 unless the user may send in the room.
+create or replace function realtime_assert_can_send(p_room realtime_rooms, p_user_id text, p_roles text[] default '{}')
+returns void
+language plpgsql
+stable
+as $$
+declare
+  v_role text;
+begin
+  select role into v_role from realtime_room_members
+  where room_id = p_room.id and user_id = p_user_id and left_at is null;
+  if v_role is null then
+    raise exception 'you are not a member of room %', p_room.name using errcode = 'RT403';
+  end if;
+  if p_room.type = 'broadcast'
+     and v_role not in ('owner', 'admin')
+     and not coalesce(p_room.metadata -> 'senders' ? p_user_id, false)
+     and not exists (
+       select 1 from jsonb_array_elements_text(
+         case when jsonb_typeof(p_room.metadata -> 'senderRoles') = 'array' then p_room.metadata -> 'senderRoles' else '[]' end
+       ) as r(role)
+       where r.role = any (coalesce(p_roles, '{}'))
+     ) then
+    raise exception 'only permitted senders may send in broadcast room %', p_room.name using errcode = 'RT403';
+  end if;
+end;
+$$;
+comment on function realtime_assert_can_send(realtime_rooms, text, text[]) is
+  'Raises RT403 unless the user is an active member allowed to send (broadcast rooms: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
+
+-- Sends a message: checks the sender, appends it to the event log (its seq is the message id and
+-- the replay offset), and clears the sender's typing in that room/thread. The relay delivers it.
+create or replace function realtime_send_message(
+  p_room_name text,
+  p_user_id text,
+  p_content text,
+  p_thread_id text default null,
+  p_metadata jsonb default null,
+  p_roles text[] default '{}',
+  p_now timestamptz default now()
+)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_room realtime_rooms := realtime_find_room(p_room_name);
+  v_seq bigint;
+  v_event_id uuid;
+begin
+  if p_content is null or char_length(p_content) not between 1 and 100000 then
+    raise exception 'message content must be 1 to 100000 characters' using errcode = 'RT400';
+  end if;
+  if p_thread_id is not null and char_length(p_thread_id) not between 1 and 255 then
+    raise exception 'thread id must be 1 to 255 characters' using errcode = 'RT400';
+  end if;
+  if p_metadata is not null and jsonb_typeof(p_metadata) <> 'object' then
+    raise exception 'message metadata must be a JSON object' using errcode = 'RT400';
+  end if;
+  perform realtime_assert_can_send(v_room, p_user_id, p_roles);
+
+  insert into realtime_events (type, user_id, room_name, data, created_at)
+  values ('message', p_user_id, v_room.name,
+          jsonb_build_object('content', p_content, 'threadId', p_thread_id, 'metadata', p_metadata), p_now)
+  returning seq, id into v_seq, v_event_id;
+
+  perform realtime_stop_typing(v_room.name, p_user_id, p_thread_id, p_now);
+
+  return jsonb_build_object(
+    'id', v_seq, 'eventId', v_event_id, 'roomName', v_room.name, 'userId', p_user_id,
+    'content', p_content, 'threadId', p_thread_id, 'metadata', p_metadata, 'timestamp', p_now
+  );
+end;
+$$;
+comment on function realtime_send_message(text, text, text, text, jsonb, text[], timestamptz) is
+  'Checks that the user may send in the room, stores the message in realtime_events (seq = message id) and clears the sender''s typing; returns the message as message:new shows it.';
+--! EndIncluded rooms.sql
+--! Included events.sql
+-- The event log: connect, disconnect, error, message, join, leave, presence, typing, broadcast.
+-- Relays append in batches off the hot path; messages are appended by realtime_send_message. seq is
+-- the replay offset; realtime_events_state remembers up to which seq pruning removed rows, so a
+-- replay can tell a client when its gap cannot be filled.
+
+create or replace function realtime_log_event(
+  p_type text,
+  p_user_id text default null,
+  p_room_name text default null,
+  p_data jsonb default null,
+  p_now timestamptz default now()
+)
+returns bigint
+language sql
+volatile
+as $$
+  insert into realtime_events (type, user_id, room_name, data, created_at)
+  values (p_type, p_user_id, p_room_name, p_data, p_now)
+  returning seq;
+$$;
+comment on function realtime_log_event(text, text, text, jsonb, timestamptz) is 'Appends one event; returns its seq.';
+
+-- Appends many events in one statement: a JSON array of {type, userId?, roomName?, data?, createdAt?}.
+create or replace function realtime_log_events(p_events jsonb)
+returns integer
+language plpgsql
+volatile
+as $$
+declare
+  v_count integer;
+begin
+  if p_events is null or jsonb_typeof(p_events) <> 'array' then
+    raise exception 'events must be a JSON array' using errcode = 'RT400';
+  end if;
+  insert into realtime_events (type, user_id, room_name, data, created_at)
+  select e ->> 'type', e ->> 'userId', e ->> 'roomName', e -> 'data',
+         coalesce((e ->> 'createdAt')::timestamptz, now())
+  from jsonb_array_elements(p_events) as e;
+  get diagnostics v_count = row_count;
+  return v_count;
+end;
+$$;
+comment on function realtime_log_events(jsonb) is 'Appends a JSON array of events {type, userId, roomName, data, createdAt} in one statement; returns how many.';
+
+-- Deletes events older than p_older_than; returns how many.
+create or replace function realtime_prune_events(p_older_than interval, p_now timestamptz default now())
+returns bigint
+language plpgsql
+volatile
+as $$
+declare
+  v_count bigint;
+  v_max_seq bigint;
+begin
+  if p_older_than is null or p_older_than < interval '0' then
+    raise exception 'retention must be a positive interval' using errcode = 'RT400';
+  end if;
+  with pruned as (
+    delete from realtime_events where created_at < p_now - p_older_than returning seq
+  )
+  select count(*), max(seq) into v_count, v_max_seq from pruned;
+  if v_max_seq is not null then
+    update realtime_events_state set pruned_through = greatest(pruned_through, v_max_seq);
+  end if;
+  return v_count;
+end;
+$$;
+comment on function realtime_prune_events(interval, timestamptz) is 'Deletes events older than the given age; returns how many were deleted.';
+
+-- Messages of a room after a client's last seen id, oldest first. Returns {events, gap, latestId}:
+-- gap is true when events after p_since were pruned or more than p_limit are missing; the client
+-- should then refetch history (events then holds the newest p_limit messages).
+create or replace function realtime_room_events_since(
+  p_room_name text,
+  p_user_id text,
+  p_since bigint,
+  p_limit integer default 100,
+  p_anonymous boolean default false
+)
+returns jsonb
+language plpgsql
+stable
+as $$
+declare
+  v_room realtime_rooms := realtime_find_room(p_room_name);
+  v_missing bigint;
+  v_gap boolean;
+  v_events jsonb;
+begin
+  if p_since is null or p_since < 0 then
+    raise exception 'since must be a non-negative event id' using errcode = 'RT400';
+  end if;
+  if p_limit is null or p_limit not between 1 and 1000 then
+    raise exception 'limit must be between 1 and 1000' using errcode = 'RT400';
+  end if;
+  if p_anonymous then
+    if v_room.visibility <> 'public' or v_room.type = 'dm' then
+      raise exception 'anonymous users may only read public rooms' using errcode = 'RT403';
+    end if;
+  elsif not exists (
+    select 1 from realtime_room_members where room_id = v_room.id and user_id = p_user_id and left_at is null
+  ) then
+    raise exception 'you are not a member of room %', p_room_name using errcode = 'RT403';
+  end if;
+
+  select count(*) into v_missing from (
+    select 1 from realtime_events
+    where room_name = v_room.name and seq > p_since and type = 'message'
+    limit p_limit + 1
+  ) m;
+  v_gap := v_missing > p_limit or p_since < (select pruned_through from realtime_events_state);
+
+  select coalesce(jsonb_agg(e.msg order by e.seq), '[]'::jsonb) into v_events
+  from (
+    select seq, jsonb_build_object(
+      'id', seq, 'roomName', room_name, 'userId', user_id,
+      'content', data ->> 'content', 'threadId', data -> 'threadId', 'metadata', data -> 'metadata',
+      'timestamp', created_at
+    ) as msg
+    from realtime_events
+    where room_name = v_room.name and type = 'message' and seq > p_since
+    order by case when v_gap then -seq else seq end
+    limit p_limit
+  ) e;
+
+  return jsonb_build_object(
+    'events', v_events,
+    'gap', v_gap,
+    'latestId', (select max(seq) from realtime_events where room_name = v_room.name and type = 'message')
+  );
+end;
+$$;
+comment on function realtime_room_events_since(text, text, bigint, integer, boolean) is
+  'Messages of a room after id p_since for a reader allowed to see them: {events, gap, latestId}; gap means the client must refetch.';
+--! EndIncluded events.sql
+--! Included broadcast.sql
+-- Broadcast from SQL: a trigger or a DBA pushes an event to a room's (or a user's) sockets. The
+-- notification is sent when the caller's transaction commits, and nothing here ever aborts that
+-- transaction: a bad argument or a full notification queue becomes a WARNING and a false result.
+-- Payloads too large for a notification are stored in realtime_events and the notification
+-- carries their seq; the relays read them from there.
+
+create or replace function realtime_send_to(p_target text, p_name text, p_event text, p_payload jsonb)
+returns boolean
+language plpgsql
+volatile
+as $$
+declare
+  v_body jsonb;
+  v_seq bigint;
+begin
+  begin
+    if p_name is null or char_length(p_name) not between 1 and 255 then
+      raise exception 'a % name of 1 to 255 characters is required', p_target;
+    end if;
+    if p_event is null or p_event !~ '^[A-Za-z][A-Za-z0-9:._-]{0,63}$' then
+      raise exception 'event name must match ^[A-Za-z][A-Za-z0-9:._-]{0,63}$';
+    end if;
+    if p_event in ('connect', 'connect_error', 'disconnect', 'disconnecting', 'connected', 'authenticated', 'error', 'pong') then
+      raise exception 'event name % is reserved by the protocol', p_event;
+    end if;
+    v_body := jsonb_build_object('target', p_target, 'name', p_name, 'event', p_event, 'payload', coalesce(p_payload, 'null'::jsonb));
+    if octet_length(v_body::text) > 7000 then
+      insert into realtime_events (type, user_id, room_name, data)
+      values ('broadcast', case when p_target = 'user' then p_name end, case when p_target = 'room' then p_name end,
+              jsonb_build_object('event', p_event, 'payload', coalesce(p_payload, 'null'::jsonb)))
+      returning seq into v_seq;
+      v_body := jsonb_build_object('target', p_target, 'name', p_name, 'event', p_event, 'ref', v_seq);
+    end if;
+    perform realtime_notify('broadcast', v_body);
+    return true;
+  exception when others then
+    raise warning 'realtime broadcast of % to % % not sent: %', p_event, p_target, p_name, sqlerrm;
+    return false;
+  end;
+end;
+$$;
+comment on function realtime_send_to(text, text, text, jsonb) is 'Shared body of realtime_broadcast and realtime_broadcast_user.';
+
+create or replace function realtime_broadcast(p_room_name text, p_event text, p_payload jsonb default '{}')
+returns boolean
+language sql
+volatile
+as $$
+  select realtime_send_to('room', p_room_name, p_event, p_payload);
+$$;
+comment on function realtime_broadcast(text, text, jsonb) is
+  'Emits event p_event with p_payload to every socket in the room when the transaction commits. Never raises: returns false with a WARNING instead.';
+
+create or replace function realtime_broadcast_user(p_user_id text, p_event text, p_payload jsonb default '{}')
+returns boolean
+language sql
+volatile
+as $$
+  select realtime_send_to('user', p_user_id, p_event, p_payload);
+$$;
+comment on function realtime_broadcast_user(text, text, jsonb) is
+  'Emits event p_event with p_payload to every socket of a user when the transaction commits. Never raises.';
+--! EndIncluded broadcast.sql
+--! Included tick.sql
+-- The frequent sweep every relay runs (about four times a second): typing expiry, users whose grace
+-- period ended going offline, and custom statuses past their expiresAt. Each part is guarded by an
+-- advisory lock, so any number of relays may call it.
+
+create or replace function realtime_settle_presence(p_now timestamptz default now())
+returns integer
+language plpgsql
+volatile
+as $$
+declare
+  v_user text;
+  v_count integer := 0;
+  v_row realtime_presence;
+begin
+  if not pg_try_advisory_xact_lock(hashtext('realtime.settle_presence')) then
+    return 0;
+  end if;
+  for v_user in select user_id from realtime_presence where offline_at <= p_now loop
+    if exists (select 1 from realtime_connections where user_id = v_user and disconnected_at is null) then
+      update realtime_presence set offline_at = null where user_id = v_user;
+    else
+      -- last_seen was set to the disconnect time when the grace period began.
+      update realtime_presence set status = 'offline', offline_at = null, updated_at = p_now
+      where user_id = v_user and status <> 'offline'
+      returning * into v_row;
+      if found then
+        perform realtime_notify_presence(v_row, p_now);
+        v_count := v_count + 1;
+      else
+        update realtime_presence set offline_at = null where user_id = v_user;
+      end if;
+    end if;
+  end loop;
+
+  for v_row in
+    update realtime_presence set custom_status = null, updated_at = p_now
+    where custom_status ? 'expiresAt' and (custom_status ->> 'expiresAt')::timestamptz <= p_now
+    returning *
+  loop
+    perform realtime_notify_presence(v_row, p_now);
+  end loop;
+  return v_count;
+end;
+$$;
+comment on function realtime_settle_presence(timestamptz) is
+  'Takes offline the users whose grace period ended with no connection back, and clears expired custom statuses; returns how many went offline.';
+
+create or replace function realtime_tick(p_now timestamptz default now())
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_typing integer;
+  v_offline integer;
+begin
+  select count(*) into v_typing from realtime_expire_typing(p_now);
+  v_offline := realtime_settle_presence(p_now);
+  return jsonb_build_object('typingExpired', v_typing, 'wentOffline', v_offline);
+end;
+$$;
+comment on function realtime_tick(timestamptz) is 'Runs the frequent sweeps (typing expiry, presence grace, custom status expiry); safe to call from many relays.';
+--! EndIncluded tick.sql
+--! Included views.sql
+-- Views for dashboards, Hasura and PostgREST. The four seed views keep their names and columns
+-- (new columns are appended at the end).
+
+create or replace view realtime_active_connections as
+select
+  c.socket_id,
+  c.user_id,
+  c.device,
+  c.connected_at,
+  c.last_activity,
+  p.status as presence_status,
+  p.custom_status,
+  c.node_id,
+  c.anonymous
+from realtime_connections c
+left join realtime_presence p on c.user_id = p.user_id
+where c.disconnected_at is null
+order by c.connected_at desc;
+comment on view realtime_active_connections is 'Open connections with their user''s presence.';
+
+create or replace view realtime_room_stats as
+select
+  r.name,
+  r.type,
+  r.visibility,
+  count(rm.id) as member_count,
+  r.created_at,
+  count(rm.id) filter (where p.status is not null and p.status <> 'offline') as online_count
+from realtime_rooms r
+left join realtime_room_members rm on r.id = rm.room_id and rm.left_at is null
+left join realtime_presence p on p.user_id = rm.user_id
+group by r.id, r.name, r.type, r.visibility, r.created_at
+order by member_count desc, r.name;
+comment on view realtime_room_stats is 'Rooms with their active member count and how many of those are online.';
+
+create or replace view realtime_current_typing as
+select
+  room_name,
+  user_id,
+  thread_id,
+  started_at,
+  expires_at
+from realtime_typing
+where expires_at > now()
+order by room_name, started_at;
+comment on view realtime_current_typing is 'Typing indicators that have not expired.';
+
+create or replace view realtime_presence_summary as
+select
+  status,
+  count(*) as user_count
+from realtime_presence
+where last_seen > now() - interval '1 hour' or status <> 'offline'
+group by status
+order by user_count desc, status;
+comment on view realtime_presence_summary is 'Users per status: everyone not offline, plus offline users seen in the last hour.';
+
+create or replace view realtime_node_stats as
+select
+  n.id as node_id,
+  n.hostname,
+  n.pid,
+  n.started_at,
+  n.last_heartbeat,
+  n.stopped_at,
+  count(c.id) as connection_count
+from realtime_nodes n
+left join realtime_connections c on c.node_id = n.id and c.disconnected_at is null
+group by n.id
+order by n.id;
+comment on view realtime_node_stats is 'Relay nodes with their open connection counts.';
+--! EndIncluded views.sql

@@ -1,0 +1,112 @@
+// Per-file isolation: each test file gets its own database cloned from the migrated template.
+import crypto from "node:crypto";
+import pg from "pg";
+import { TEMPLATE_DATABASE, TEST_ROOT_DATABASE_URL, databaseUrl } from "./env.js";
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  /** A pool on the test database. */
+  pool: pg.Pool;
+  /** Runs one query and returns its rows. */
+  q<T = Record<string, any>>(text: string, values?: unknown[]): Promise<T[]>;
+  /** Runs one query returning a single column `v` and returns its value. */
+  v<T = any>(text: string, values?: unknown[]): Promise<T>;
+  drop(): Promise<void>;
+}
+
+async function withRoot<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const root = new pg.Client({ connectionString: TEST_ROOT_DATABASE_URL });
+  await root.connect();
+  try {
+    return await fn(root);
+  } finally {
+    await root.end();
+  }
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `realtime_t_${crypto.randomBytes(6).toString("hex")}`;
+  await withRoot(async (root) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await root.query(`create database "${name}" template "${TEMPLATE_DATABASE}"`);
+        return;
+      } catch (err) {
+        // Another file is cloning the template at this instant.
+        if ((err as { code?: string }).code === "55006" && attempt < 50) {
+          await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+          continue;
+        }
+        throw err;
+      }
+    }
+  });
+  const url = databaseUrl(name);
+  const pool = new pg.Pool({ connectionString: url, max: 5 });
+  pool.on("error", () => {});
+  return {
+    name,
+    url,
+    pool,
+    async q(text, values) {
+      return (await pool.query(text, values as unknown[])).rows;
+    },
+    async v(text, values) {
+      const rows = (await pool.query(text, values as unknown[])).rows;
+      return rows[0]?.v;
+    },
+    async drop() {
+      await pool.end();
+      await withRoot((root) => root.query(`drop database if exists "${name}" with (force)`));
+    },
+  };
+}
+
+/** A dedicated LISTEN connection collecting notifications on the realtime channel. */
+export async function listen(url: string): Promise<{
+  messages: any[];
+  waitFor(pred: (m: any) => boolean, timeoutMs?: number): Promise<any>;
+  clear(): void;
+  close(): Promise<void>;
+}> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const messages: any[] = [];
+  const waiters: { pred: (m: any) => boolean; resolve: (m: any) => void }[] = [];
+  client.on("notification", (n) => {
+    const m = JSON.parse(n.payload ?? "null");
+    messages.push(m);
+    for (const w of [...waiters]) {
+      if (w.pred(m)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  });
+  await client.query("listen realtime");
+  return {
+    messages,
+    waitFor(pred, timeoutMs = 2000) {
+      const found = messages.find(pred);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const w = { pred, resolve };
+        waiters.push(w);
+        setTimeout(() => {
+          const i = waiters.indexOf(w);
+          if (i >= 0) {
+            waiters.splice(i, 1);
+            reject(new Error("timed out waiting for a notification"));
+          }
+        }, timeoutMs);
+      });
+    },
+    clear() {
+      messages.length = 0;
+    },
+    async close() {
+      await client.end();
+    },
+  };
+}
