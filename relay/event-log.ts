@@ -1,0 +1,87 @@
+// Writes realtime_events in batches off the hot path: events are buffered and flushed every second
+// (or at 500), in one call of realtime_log_events. While the database is unreachable the buffer
+// keeps up to maxBuffered events; older ones are dropped and counted.
+import type { Db } from "./db.js";
+import type { EventLogType } from "./config.js";
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+
+export interface LoggedEvent {
+  type: EventLogType | "error";
+  userId?: string | null;
+  roomName?: string | null;
+  data?: unknown;
+  createdAt: string;
+}
+
+export class EventLog {
+  private buffer: LoggedEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private readonly enabled: Set<string>;
+
+  constructor(
+    private readonly db: Db,
+    types: readonly string[],
+    enabled: boolean,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly maxBuffered = 10_000,
+    private readonly batchSize = 500,
+  ) {
+    this.enabled = new Set(enabled ? types : []);
+  }
+
+  wants(type: string): boolean {
+    return this.enabled.has(type);
+  }
+
+  record(type: LoggedEvent["type"], userId: string | null | undefined, roomName: string | null | undefined, data?: unknown): void {
+    if (!this.enabled.has(type)) return;
+    this.buffer.push({ type, userId, roomName, data, createdAt: new Date().toISOString() });
+    if (this.buffer.length > this.maxBuffered) {
+      const excess = this.buffer.length - this.maxBuffered;
+      this.buffer.splice(0, excess);
+      this.metrics.eventLogDropped.inc(excess);
+    }
+    this.metrics.eventLogBuffered.set(this.buffer.length);
+    if (this.buffer.length >= this.batchSize) void this.flush();
+  }
+
+  start(intervalMs = 1000): void {
+    this.timer = setInterval(() => void this.flush(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Writes what is buffered; on failure the events stay buffered for the next attempt. */
+  async flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.buffer.length === 0) return;
+    this.flushing = (async () => {
+      while (this.buffer.length > 0) {
+        const batch = this.buffer.slice(0, this.batchSize);
+        try {
+          await this.db.query("log_events", "select realtime_log_events($1::jsonb)", [JSON.stringify(batch)]);
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message, buffered: this.buffer.length }, "event log write failed; will retry");
+          break;
+        }
+        this.buffer.splice(0, batch.length);
+        this.metrics.eventLogWritten.inc(batch.length);
+      }
+      this.metrics.eventLogBuffered.set(this.buffer.length);
+    })().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush();
+  }
+
+  get buffered(): number {
+    return this.buffer.length;
+  }
+}

@@ -1,0 +1,192 @@
+// Client events. Each one is validated before any database call, calls one SQL function (none for
+// ping), answers its acknowledgement {ok, data} / {ok:false, error}, and on failure also emits
+// `error` to the socket. Nothing a client sends can throw out of a handler.
+import type { Logger } from "./logger.js";
+import { RealtimeError, toRealtimeError } from "./protocol.js";
+import { roomKey, type Relay, type RelaySocket } from "./server.js";
+import * as v from "./validate.js";
+
+type Handler = (payload: unknown) => Promise<unknown> | unknown;
+
+const PRESENCE_STATUSES = ["online", "away", "busy", "offline"] as const;
+const ms = (n: number) => n / 1000;
+
+export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger): void {
+  const { config, db, metrics } = relay;
+  const identity = () => socket.data.identity;
+
+  const requireUser = (action: string) => {
+    if (identity().anonymous) throw new RealtimeError("FORBIDDEN", `anonymous connections may not ${action}`);
+    return identity().userId;
+  };
+
+  /** Token bucket per socket: rateLimitPerSec refill, rateLimitBurst capacity. */
+  const allow = (): boolean => {
+    const b = socket.data.bucket;
+    const now = Date.now();
+    b.tokens = Math.min(config.rateLimitBurst, b.tokens + ((now - b.updated) / 1000) * config.rateLimitPerSec);
+    b.updated = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  };
+
+  const on = (event: string, handler: Handler) => {
+    socket.on(event, async (...args: unknown[]) => {
+      const ack = typeof args[args.length - 1] === "function" ? (args.pop() as (r: unknown) => void) : undefined;
+      metrics.socketEvents.inc({ event });
+      try {
+        if (!allow()) throw new RealtimeError("RATE_LIMITED", `more than ${config.rateLimitPerSec} events per second`);
+        const payload = args[0];
+        if (payload !== undefined && typeof payload === "object" && payload !== null) {
+          const size = Buffer.byteLength(JSON.stringify(payload));
+          if (size > config.maxPayloadBytes) {
+            throw new RealtimeError("PAYLOAD_TOO_LARGE", `payload is ${size} bytes; the limit is ${config.maxPayloadBytes}`);
+          }
+        }
+        const data = await handler(payload);
+        ack?.({ ok: true, data: data ?? null });
+      } catch (err) {
+        const e = toRealtimeError(err);
+        if (e.code === "INTERNAL") log.error({ err, event }, "handler failed");
+        else log.debug({ code: e.code, event, reason: e.message }, "event refused");
+        const error = { code: e.code, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) };
+        try {
+          ack?.({ ok: false, error });
+        } catch {
+          // a broken ack must not stop the error event
+        }
+        relay.sendError(socket, e);
+      }
+    });
+  };
+
+  on("room:join", async (raw) => {
+    const p = v.object(raw);
+    const roomName = v.roomName(p);
+    const since = v.nonNegativeInteger(p, "since");
+    const id = identity();
+    const result = await db.value<Record<string, unknown>>(
+      "join_room",
+      "select realtime_join_room($1, $2, $3, $4) as v",
+      [roomName, id.anonymous ? null : id.userId, id.anonymous, config.autoCreateRooms],
+    );
+    await socket.join(roomKey(roomName));
+    relay.eventLog.record("join", id.anonymous ? null : id.userId, roomName, { socketId: socket.id });
+    if (since !== undefined) {
+      result.replay = await db.value(
+        "room_events_since",
+        "select realtime_room_events_since($1, $2, $3, $4, $5) as v",
+        [roomName, id.anonymous ? null : id.userId, since, config.replayLimit, id.anonymous],
+      );
+    }
+    return result;
+  });
+
+  on("room:leave", async (raw) => {
+    const roomName = v.roomName(v.object(raw));
+    const id = identity();
+    let left = false;
+    if (!id.anonymous) {
+      left = await db.value<boolean>("leave_room", "select realtime_leave_room($1, $2) as v", [roomName, id.userId]);
+    }
+    // The member notification moves every socket of the user out; this one leaves now.
+    await socket.leave(roomKey(roomName));
+    relay.eventLog.record("leave", id.anonymous ? null : id.userId, roomName, { socketId: socket.id });
+    return { roomName, left };
+  });
+
+  on("message:send", async (raw) => {
+    const p = v.object(raw);
+    const roomName = v.roomName(p);
+    const userId = requireUser("send messages");
+    const content = v.string(p, "content", { max: config.maxMessageLength });
+    const threadId = v.threadId(p);
+    const metadata = v.optionalJsonObject(p, "metadata", 8192);
+    const message = await db.value<Record<string, unknown>>(
+      "send_message",
+      "select realtime_send_message($1, $2, $3, $4, $5::jsonb, $6::text[]) as v",
+      [roomName, userId, content, threadId ?? null, metadata === undefined ? null : JSON.stringify(metadata), identity().roles],
+    );
+    metrics.messages.inc();
+    // Through the adapter: every relay's sockets in the room, exactly once.
+    relay.io.to(roomKey(roomName)).emit("message:new", message);
+    return message;
+  });
+
+  on("typing:start", async (raw) => {
+    const p = v.object(raw);
+    const roomName = v.roomName(p);
+    const threadId = v.threadId(p);
+    const userId = requireUser("type");
+    if (!config.enableTyping) return { changed: false, enabled: false };
+    relay.eventLog.record("typing", userId, roomName, { threadId: threadId ?? null, state: "start" });
+    return db.value(
+      "start_typing",
+      "select realtime_start_typing($1, $2, $3, $4, make_interval(secs => $5::double precision)) as v",
+      [roomName, userId, threadId ?? null, socket.id, ms(config.typingTimeoutMs)],
+    );
+  });
+
+  on("typing:stop", async (raw) => {
+    const p = v.object(raw);
+    const roomName = v.roomName(p);
+    const threadId = v.threadId(p);
+    const userId = requireUser("type");
+    if (!config.enableTyping) return { changed: false, enabled: false };
+    relay.eventLog.record("typing", userId, roomName, { threadId: threadId ?? null, state: "stop" });
+    const changed = await db.value<boolean>("stop_typing", "select realtime_stop_typing($1, $2, $3) as v", [
+      roomName,
+      userId,
+      threadId ?? null,
+    ]);
+    return { changed };
+  });
+
+  on("presence:update", async (raw) => {
+    const p = v.object(raw);
+    const userId = requireUser("set presence");
+    if (!config.enablePresence) throw new RealtimeError("FORBIDDEN", "presence is disabled on this server");
+    const status = v.oneOf(p, "status", PRESENCE_STATUSES);
+    // customStatus absent: keep; null: clear; object: set.
+    let custom: string | null = null;
+    if ("customStatus" in p && p.customStatus !== undefined) {
+      if (p.customStatus === null) custom = "null";
+      else {
+        const c = v.object(p.customStatus, "customStatus");
+        v.optionalString(c, "text", { max: 128, min: 0 });
+        v.optionalString(c, "emoji", { max: 32, min: 0 });
+        v.optionalString(c, "expiresAt", { max: 64 });
+        const extra = Object.keys(c).filter((k) => !["text", "emoji", "expiresAt"].includes(k));
+        if (extra.length > 0) v.bad(`customStatus may only have text, emoji and expiresAt (got ${extra.slice(0, 3).join(", ")})`);
+        custom = JSON.stringify(c);
+      }
+    }
+    relay.eventLog.record("presence", userId, null, { status });
+    return db.value("set_presence", "select realtime_set_presence($1, $2, $3::jsonb) as v", [userId, status, custom]);
+  });
+
+  on("presence:get", async (raw) => {
+    const p = v.object(raw);
+    const userIds = v.stringArray(p, "userIds", 100, 255);
+    return db.value("get_presence", "select realtime_get_presence($1::text[]) as v", [userIds]);
+  });
+
+  on("auth:refresh", async (raw) => {
+    const p = v.object(raw);
+    if (identity().anonymous) throw new RealtimeError("FORBIDDEN", "anonymous connections have no token to refresh");
+    const fresh = relay.auth.verify(p.token);
+    if (fresh.userId !== identity().userId) {
+      throw new RealtimeError("UNAUTHORIZED", "the new token is for another user");
+    }
+    socket.data.identity = fresh;
+    relay.scheduleExpiry(socket);
+    return { userId: fresh.userId, exp: fresh.exp ?? null };
+  });
+
+  on("ping", () => {
+    const pong = { timestamp: Date.now() };
+    socket.emit("pong", pong);
+    return pong;
+  });
+}

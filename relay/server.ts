@@ -1,0 +1,486 @@
+// The relay: serves Socket.io and HTTP, calls one SQL function per client event, and delivers
+// NOTIFY payloads to its own local sockets (every relay receives every notification, so local-only
+// delivery means each socket gets each notification exactly once). Messages go through the
+// Socket.io adapter (Redis when configured), which reaches the sockets of every relay.
+import http from "node:http";
+import os from "node:os";
+import { Server, type Socket } from "socket.io";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { Redis } from "ioredis";
+import type { Config } from "./config.js";
+import { Db } from "./db.js";
+import { Authenticator, type Identity } from "./auth.js";
+import { EventLog } from "./event-log.js";
+import { Listener, type Notification } from "./listener.js";
+import type { Logger } from "./logger.js";
+import { Metrics } from "./metrics.js";
+import { PROTOCOL_VERSION, RealtimeError, toRealtimeError, type ErrorCode } from "./protocol.js";
+import { registerHandlers } from "./handlers.js";
+import { handleHttp } from "./http.js";
+
+export interface SocketData {
+  identity: Identity;
+  connectionId: string;
+  rooms: string[];
+  expiryTimer?: NodeJS.Timeout;
+  bucket: { tokens: number; updated: number };
+}
+
+export type RelaySocket = Socket<Record<string, (...args: any[]) => void>, Record<string, (...args: any[]) => void>, Record<string, never>, SocketData>;
+
+/** Socket.io room names: one per chat room, one per user (all of the user's sockets). */
+export const roomKey = (name: string) => `room:${name}`;
+export const userKey = (userId: string) => `user:${userId}`;
+
+export interface RelayOptions {
+  config: Readonly<Config>;
+  databaseUrl: string;
+  logger: Logger;
+  /** Generated development secret (embedded mode), used when no secret is configured. */
+  devJwtSecret?: string;
+}
+
+export class Relay {
+  readonly config: Readonly<Config>;
+  readonly db: Db;
+  readonly metrics = new Metrics();
+  readonly log: Logger;
+  readonly httpServer: http.Server;
+  readonly io: Server;
+  readonly auth: Authenticator;
+  readonly eventLog: EventLog;
+  readonly listener: Listener;
+  readonly startedAt = Date.now();
+  private redisPub: Redis | undefined;
+  private redisSub: Redis | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private pendingCloses = new Set<string>();
+  private stopping = false;
+  private tickRunning = false;
+  redisReady = false;
+
+  constructor(private readonly options: RelayOptions) {
+    this.config = options.config;
+    this.log = options.logger;
+    this.db = new Db({ connectionString: options.databaseUrl, max: 10, applicationName: `realtime-relay ${this.config.nodeId}` });
+    this.db.observe((call, seconds, ok) => this.metrics.sqlDuration.observe({ call, ok: ok ? "true" : "false" }, seconds));
+    this.auth = new Authenticator(
+      options.devJwtSecret && !this.config.jwtSecret && !this.config.jwtPublicKey
+        ? { ...this.config, jwtSecret: options.devJwtSecret, jwtAlgorithms: ["HS256"] }
+        : this.config,
+    );
+    this.eventLog = new EventLog(this.db, this.config.logEventTypes, this.config.logEvents, this.metrics, this.log);
+    this.listener = new Listener(
+      options.databaseUrl,
+      (n) => this.onNotification(n),
+      () => void this.resync(),
+      this.log.child({ scope: "listen" }),
+    );
+
+    this.httpServer = http.createServer((req, res) => {
+      handleHttp(this, req, res).catch((err: unknown) => {
+        this.log.error({ err }, "http handler failed");
+        if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: { code: "INTERNAL", message: "internal error" } }));
+      });
+    });
+    const origins = this.config.corsOrigins;
+    this.io = new Server(this.httpServer, {
+      // Oversized frames are refused by engine.io (the connection closes); below that, events over
+      // maxPayloadBytes get PAYLOAD_TOO_LARGE.
+      maxHttpBufferSize: this.config.maxPayloadBytes * 2,
+      cors: origins ? { origin: origins.includes("*") ? true : origins, credentials: true } : undefined,
+      pingInterval: 25_000,
+      pingTimeout: 20_000,
+      connectionStateRecovery: undefined,
+    });
+  }
+
+  get localConnectionCount(): number {
+    return this.io.of("/").sockets.size;
+  }
+
+  async start(): Promise<void> {
+    if (this.config.redisUrl) await this.attachRedis(this.config.redisUrl);
+
+    await this.listener.start();
+    const closedOnStart = await this.db.value<number>(
+      "node_start",
+      "select realtime_node_start($1, $2, $3) as v",
+      [this.config.nodeId, os.hostname(), process.pid],
+    );
+    if (closedOnStart > 0) this.log.info({ closed: closedOnStart }, "closed connections left by an earlier process with this node id");
+
+    this.io.use((socket, next) => {
+      this.handshake(socket as RelaySocket).then(
+        () => next(),
+        (err) => {
+          const e = toRealtimeError(err);
+          this.metrics.connectionsRejected.inc({ code: e.code });
+          this.log.debug({ code: e.code, reason: e.message }, "handshake refused");
+          const error = new Error(e.message) as Error & { data: unknown };
+          error.data = { code: e.code, message: e.message };
+          next(error);
+        },
+      );
+    });
+    this.io.on("connection", (socket) => this.onConnection(socket as RelaySocket));
+
+    this.eventLog.start();
+    this.every(this.config.presenceHeartbeatMs, () => this.heartbeat());
+    this.every(250, () => this.tick());
+    this.every(Math.max(1000, Math.floor(this.config.presenceHeartbeatMs / 2)), () => this.sweepStale());
+    this.every(3_600_000, () => this.pruneEvents());
+
+    await new Promise<void>((resolve, reject) => {
+      this.httpServer.once("error", reject);
+      this.httpServer.listen(this.config.port, this.config.host, () => {
+        this.httpServer.off("error", reject);
+        resolve();
+      });
+    });
+    this.log.info({ port: this.port, host: this.config.host, nodeId: this.config.nodeId, redis: !!this.config.redisUrl }, "relay listening");
+  }
+
+  get port(): number {
+    const address = this.httpServer.address();
+    return typeof address === "object" && address ? address.port : this.config.port;
+  }
+
+  private async attachRedis(url: string): Promise<void> {
+    const log = this.log.child({ scope: "redis" });
+    const pub = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: (n) => Math.min(5000, 100 * 2 ** n) });
+    const sub = pub.duplicate();
+    let reported = false;
+    for (const [name, conn] of [["pub", pub], ["sub", sub]] as const) {
+      conn.on("error", (err) => {
+        if (!reported) log.warn({ err: err.message, conn: name }, "redis error; cross-relay delivery paused");
+        reported = true;
+      });
+      conn.on("ready", () => {
+        reported = false;
+        this.redisReady = pub.status === "ready" && sub.status === "ready";
+        if (this.redisReady) log.info("redis connected");
+      });
+      conn.on("end", () => (this.redisReady = false));
+      conn.on("close", () => (this.redisReady = false));
+    }
+    this.redisPub = pub;
+    this.redisSub = sub;
+    this.io.adapter(createAdapter(pub, sub, { key: "realtime" }));
+    // Start-up waits briefly for Redis, then carries on with local delivery if it is down.
+    await Promise.race([
+      new Promise<void>((resolve) => (pub.status === "ready" ? resolve() : pub.once("ready", () => resolve()))),
+      new Promise<void>((resolve) => setTimeout(resolve, 3000).unref()),
+    ]);
+  }
+
+  private every(ms: number, fn: () => Promise<unknown>): void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running || this.stopping) return;
+      running = true;
+      fn()
+        .catch((err) => this.log.debug({ err: (err as Error).message }, "periodic task failed"))
+        .finally(() => (running = false));
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  // ---- handshake and connection lifecycle -------------------------------------------------
+
+  private identify(socket: RelaySocket): Identity {
+    const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+    let token: unknown = auth.token;
+    if (token === undefined) {
+      const header = socket.handshake.headers.authorization;
+      if (typeof header === "string" && /^Bearer\s+/i.test(header)) token = header.replace(/^Bearer\s+/i, "");
+    }
+    if (token === undefined || token === null || token === "") {
+      if (this.config.allowAnonymous) return { userId: `anon:${socket.id}`, anonymous: true, roles: [], exp: undefined };
+      throw new RealtimeError("UNAUTHORIZED", "a token is required (handshake auth.token or Authorization: Bearer)");
+    }
+    return this.auth.verify(token);
+  }
+
+  private async handshake(socket: RelaySocket): Promise<void> {
+    if (this.stopping) throw new RealtimeError("UNAVAILABLE", "server is shutting down");
+    if (this.localConnectionCount >= this.config.maxConnections) {
+      throw new RealtimeError("SERVER_FULL", `this server holds its maximum of ${this.config.maxConnections} connections`);
+    }
+    const identity = this.identify(socket);
+    const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+    let device: unknown = auth.device;
+    if (device === undefined || device === null || typeof device !== "object" || Array.isArray(device) || JSON.stringify(device).length > 1024) {
+      const ua = socket.handshake.headers["user-agent"];
+      device = ua ? { userAgent: String(ua).slice(0, 255) } : null;
+    }
+    const registered = await this.db.value<{ connectionId: string; rooms: string[] }>(
+      "register_connection",
+      "select realtime_register_connection($1, $2, $3, $4::jsonb, $5::jsonb, $6) as v",
+      [
+        socket.id,
+        identity.anonymous ? null : identity.userId,
+        this.config.nodeId,
+        device === null ? null : JSON.stringify(device),
+        JSON.stringify({ address: socket.handshake.address }),
+        identity.anonymous,
+      ],
+    );
+    socket.data.identity = identity;
+    socket.data.connectionId = registered.connectionId;
+    socket.data.rooms = registered.rooms ?? [];
+    socket.data.bucket = { tokens: this.config.rateLimitBurst, updated: Date.now() };
+    if (socket.conn.readyState === "closed") {
+      // The client went away while we were registering it.
+      await this.closeConnection(socket.id);
+      throw new RealtimeError("BAD_REQUEST", "client disconnected during the handshake");
+    }
+  }
+
+  private onConnection(socket: RelaySocket): void {
+    const { identity } = socket.data;
+    const log = this.log.child({ socketId: socket.id, userId: identity.userId });
+    this.metrics.connectionsOpened.inc();
+    this.metrics.connections.inc({ kind: identity.anonymous ? "anonymous" : "authenticated" });
+    if (!identity.anonymous) socket.join(userKey(identity.userId));
+    for (const room of socket.data.rooms) socket.join(roomKey(room));
+    this.scheduleExpiry(socket);
+
+    socket.emit("connected", { socketId: socket.id, serverTime: new Date().toISOString(), protocolVersion: PROTOCOL_VERSION });
+    socket.emit("authenticated", {
+      userId: identity.userId,
+      sessionId: socket.data.connectionId,
+      rooms: socket.data.rooms,
+      anonymous: identity.anonymous,
+    });
+    this.eventLog.record("connect", identity.anonymous ? null : identity.userId, null, { socketId: socket.id, nodeId: this.config.nodeId });
+    log.debug("connected");
+
+    registerHandlers(this, socket, log);
+
+    socket.on("disconnect", (reason) => {
+      this.metrics.connections.dec({ kind: identity.anonymous ? "anonymous" : "authenticated" });
+      if (socket.data.expiryTimer) clearTimeout(socket.data.expiryTimer);
+      this.eventLog.record("disconnect", identity.anonymous ? null : identity.userId, null, { socketId: socket.id, reason });
+      log.debug({ reason }, "disconnected");
+      // On shutdown realtime_node_stop closes every connection of this relay in one call.
+      if (!this.stopping) void this.closeConnection(socket.id);
+    });
+  }
+
+  scheduleExpiry(socket: RelaySocket): void {
+    if (socket.data.expiryTimer) clearTimeout(socket.data.expiryTimer);
+    const exp = socket.data.identity.exp;
+    if (exp === undefined) return;
+    const ms = Math.min(exp * 1000 - Date.now() + this.config.jwtClockToleranceSec * 1000, 2_147_000_000);
+    socket.data.expiryTimer = setTimeout(() => {
+      this.sendError(socket, new RealtimeError("TOKEN_EXPIRED", "token expired; reconnect with a fresh token"));
+      socket.disconnect(true);
+    }, Math.max(0, ms));
+    socket.data.expiryTimer.unref();
+  }
+
+  private async closeConnection(socketId: string): Promise<void> {
+    try {
+      await this.db.query("close_connection", "select realtime_close_connection($1, now(), make_interval(secs => $2::double precision / 1000))", [
+        socketId,
+        this.config.presenceGraceMs,
+      ]);
+      this.pendingCloses.delete(socketId);
+    } catch (err) {
+      // Retried with the next heartbeat; the row stays open meanwhile.
+      this.pendingCloses.add(socketId);
+      this.log.warn({ socketId, err: (err as Error).message }, "could not record a disconnect; will retry");
+    }
+  }
+
+  sendError(socket: RelaySocket, err: RealtimeError): void {
+    this.metrics.errors.inc({ code: err.code });
+    socket.emit("error", { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) });
+    if (this.eventLog.wants("error")) {
+      this.eventLog.record("error", socket.data.identity?.anonymous ? null : socket.data.identity?.userId, null, { code: err.code, message: err.message });
+    }
+  }
+
+  // ---- periodic work ----------------------------------------------------------------------
+
+  private async heartbeat(): Promise<void> {
+    for (const socketId of [...this.pendingCloses]) await this.closeConnection(socketId);
+    const socketIds = [...this.io.of("/").sockets.keys()];
+    const notOpen = await this.db.value<string[]>("node_heartbeat", "select realtime_node_heartbeat($1, $2::text[]) as v", [
+      this.config.nodeId,
+      socketIds,
+    ]);
+    // Sockets the database no longer holds open (closed by a sweep while this relay was
+    // unresponsive, or by a DBA): disconnect them so their clients reconnect and re-register.
+    for (const socketId of notOpen ?? []) {
+      const socket = this.io.of("/").sockets.get(socketId);
+      if (socket) {
+        this.log.warn({ socketId }, "connection closed in the database; disconnecting the socket");
+        socket.disconnect(true);
+      }
+    }
+  }
+
+  private async tick(): Promise<void> {
+    await this.db.query("tick", "select realtime_tick()");
+  }
+
+  private async sweepStale(): Promise<void> {
+    const closed = await this.db.query<{ socket_id: string; node_id: string; reason: string }>(
+      "disconnect_stale",
+      `select * from disconnect_stale_connections(now(), make_interval(secs => $1::double precision / 1000), make_interval(secs => $2::double precision / 1000))`,
+      [this.config.staleAfterMs, this.config.inactiveAfterMs],
+    );
+    if (closed.length > 0) this.log.info({ closed: closed.length }, "closed stale connections");
+  }
+
+  private async pruneEvents(): Promise<void> {
+    await this.db.query("prune_events", "select realtime_prune_events(make_interval(secs => $1::double precision / 1000))", [
+      this.config.eventRetentionMs,
+    ]);
+  }
+
+  // ---- notifications ----------------------------------------------------------------------
+
+  private onNotification(n: Notification): void {
+    this.metrics.notifications.inc({ kind: n.kind });
+    try {
+      switch (n.kind) {
+        case "typing":
+          if (!this.config.enableTyping) return;
+          this.io.local.to(roomKey(String(n.room))).emit("typing:event", {
+            roomName: n.room,
+            threadId: n.threadId ?? null,
+            users: n.users ?? [],
+          });
+          return;
+        case "presence":
+          void this.deliverPresence(n);
+          return;
+        case "member":
+          this.deliverMembership(n);
+          return;
+        case "broadcast":
+          void this.deliverBroadcast(n);
+          return;
+        default:
+          this.log.debug({ kind: n.kind }, "ignored notification of unknown kind");
+      }
+    } catch (err) {
+      this.log.error({ err, kind: n.kind }, "notification delivery failed");
+    }
+  }
+
+  private async deliverPresence(n: Notification): Promise<void> {
+    if (!this.config.enablePresence) return;
+    const userId = String(n.userId);
+    let rooms = n.rooms as string[] | null;
+    if (!Array.isArray(rooms)) {
+      rooms = await this.db.value<string[]>("user_rooms", "select realtime_user_room_names($1) as v", [userId]);
+    }
+    this.io.local.to([userKey(userId), ...rooms.map(roomKey)]).emit("presence:changed", {
+      userId,
+      status: n.status,
+      customStatus: n.customStatus ?? null,
+      lastSeen: n.lastSeen ?? null,
+    });
+  }
+
+  private deliverMembership(n: Notification): void {
+    const room = roomKey(String(n.room));
+    const userId = String(n.userId);
+    const payload = { roomName: n.room, userId };
+    if (n.op === "joined") {
+      // Every socket of the user follows the membership (other tabs, or a DBA's add_member).
+      this.io.local.in(userKey(userId)).socketsJoin(room);
+      this.io.local.to(room).emit("user:joined", payload);
+    } else if (n.op === "left") {
+      this.io.local.to(room).emit("user:left", payload);
+      this.io.local.in(userKey(userId)).socketsLeave(room);
+    }
+  }
+
+  private async deliverBroadcast(n: Notification): Promise<void> {
+    let payload: unknown = n.payload;
+    if (n.ref !== undefined) {
+      const [row] = await this.db.query<{ data: { payload: unknown } }>("broadcast_ref", "select data from realtime_events where seq = $1", [n.ref]);
+      if (!row) return;
+      payload = row.data.payload;
+    }
+    const target = n.target === "user" ? userKey(String(n.name)) : roomKey(String(n.name));
+    this.io.local.to(target).emit(String(n.event), payload);
+  }
+
+  /**
+   * After the LISTEN connection comes back: notifications sent meanwhile are lost, so re-read
+   * memberships of local users (join/leave sockets to match) and re-send current typers of
+   * local rooms.
+   */
+  async resync(): Promise<void> {
+    this.metrics.listenerReconnects.inc();
+    const users = new Set<string>();
+    for (const socket of this.io.of("/").sockets.values()) {
+      const id = (socket as RelaySocket).data.identity;
+      if (id && !id.anonymous) users.add(id.userId);
+    }
+    if (users.size > 0) {
+      const rows = await this.db.query<{ user_id: string; rooms: string[] }>(
+        "resync_rooms",
+        "select u as user_id, realtime_user_room_names(u) as rooms from unnest($1::text[]) as u",
+        [[...users]],
+      );
+      for (const { user_id, rooms } of rows) {
+        const wanted = new Set(rooms.map(roomKey));
+        for (const socket of await this.io.local.in(userKey(user_id)).fetchSockets()) {
+          for (const r of socket.rooms) if (r.startsWith("room:") && !wanted.has(r)) socket.leave(r);
+          for (const r of wanted) socket.join(r);
+        }
+      }
+    }
+    const localRooms = [...this.io.of("/").adapter.rooms.keys()].filter((r) => r.startsWith("room:")).map((r) => r.slice(5));
+    if (localRooms.length > 0 && this.config.enableTyping) {
+      const rows = await this.db.query<{ room_name: string; thread_id: string | null; users: string[] }>(
+        "resync_typing",
+        `select room_name, thread_id, realtime_typers(room_name, thread_id) as users
+           from (select distinct room_name, thread_id from realtime_typing where room_name = any ($1::text[])) t`,
+        [localRooms],
+      );
+      const typingRooms = new Set(rows.map((r) => r.room_name));
+      for (const row of rows) {
+        this.io.local.to(roomKey(row.room_name)).emit("typing:event", { roomName: row.room_name, threadId: row.thread_id, users: row.users });
+      }
+      // Rooms with no typer now: tell clients the room-level set is empty.
+      for (const room of localRooms) {
+        if (!typingRooms.has(room)) this.io.local.to(roomKey(room)).emit("typing:event", { roomName: room, threadId: null, users: [] });
+      }
+    }
+  }
+
+  // ---- shutdown ---------------------------------------------------------------------------
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    this.log.info({ connections: this.localConnectionCount }, "relay stopping");
+    this.io.local.disconnectSockets(true);
+    await this.db
+      .value<number>("node_stop", "select realtime_node_stop($1) as v", [this.config.nodeId])
+      .catch((err) => this.log.warn({ err: (err as Error).message }, "could not mark this relay's connections closed"));
+    await this.eventLog.stop().catch(() => {});
+    await this.listener.stop();
+    await new Promise<void>((resolve) => {
+      this.io.close(() => resolve());
+      setTimeout(resolve, 2000).unref();
+    });
+    this.redisPub?.disconnect();
+    this.redisSub?.disconnect();
+    await this.db.close().catch(() => {});
+    this.log.info("relay stopped");
+  }
+}
+
+export type { ErrorCode };

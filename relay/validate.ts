@@ -1,0 +1,88 @@
+// Validation of hostile socket payloads, before any database call. Every failure is BAD_REQUEST
+// with a message naming the field.
+import { RealtimeError } from "./protocol.js";
+
+export type Payload = Record<string, unknown>;
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export function bad(message: string, details?: unknown): never {
+  throw new RealtimeError("BAD_REQUEST", message, details);
+}
+
+export function object(value: unknown, what = "payload"): Payload {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) bad(`${what} must be an object`);
+  return value as Payload;
+}
+
+export function optionalObject(value: unknown): Payload {
+  return value === undefined || value === null ? {} : object(value);
+}
+
+export interface StringRule {
+  max: number;
+  min?: number;
+  /** Refuse control characters and surrounding spaces (identifiers such as room names). */
+  identifier?: boolean;
+}
+
+export function string(p: Payload, field: string, rule: StringRule): string {
+  const v = p[field];
+  if (typeof v !== "string") bad(`${field} must be a string`);
+  const len = [...v].length;
+  if (len < (rule.min ?? 1)) bad(`${field} must not be empty`);
+  if (len > rule.max) bad(`${field} must be at most ${rule.max} characters`, { field, max: rule.max });
+  if (rule.identifier && (CONTROL.test(v) || v !== v.trim())) {
+    bad(`${field} must not contain control characters or surrounding spaces`);
+  }
+  return v;
+}
+
+export function optionalString(p: Payload, field: string, rule: StringRule): string | undefined {
+  if (p[field] === undefined || p[field] === null) return undefined;
+  return string(p, field, rule);
+}
+
+export function roomName(p: Payload): string {
+  return string(p, "roomName", { max: 255, identifier: true });
+}
+
+export function threadId(p: Payload): string | undefined {
+  return optionalString(p, "threadId", { max: 255, identifier: true });
+}
+
+export function oneOf<T extends string>(p: Payload, field: string, values: readonly T[]): T {
+  const v = p[field];
+  if (typeof v !== "string" || !(values as readonly string[]).includes(v)) {
+    bad(`${field} must be one of ${values.join(", ")}`);
+  }
+  return v as T;
+}
+
+/** A JSON object no larger than maxBytes when serialised. */
+export function optionalJsonObject(p: Payload, field: string, maxBytes: number): Payload | undefined {
+  const v = p[field];
+  if (v === undefined || v === null) return undefined;
+  object(v, field);
+  if (Buffer.byteLength(JSON.stringify(v)) > maxBytes) bad(`${field} must be at most ${maxBytes} bytes of JSON`);
+  return v as Payload;
+}
+
+export function nonNegativeInteger(p: Payload, field: string): number | undefined {
+  const v = p[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) bad(`${field} must be a non-negative integer`);
+  return v;
+}
+
+export function stringArray(p: Payload, field: string, maxItems: number, itemMax: number): string[] {
+  const v = p[field];
+  if (!Array.isArray(v)) bad(`${field} must be an array of strings`);
+  if (v.length > maxItems) bad(`${field} may hold at most ${maxItems} items`);
+  for (const item of v) {
+    if (typeof item !== "string" || item.length === 0 || item.length > itemMax) {
+      bad(`${field} items must be strings of 1 to ${itemMax} characters`);
+    }
+  }
+  return v as string[];
+}
