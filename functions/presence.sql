@@ -4,11 +4,12 @@
 -- closes, offline_at is set to the end of a grace period and realtime_tick() turns them offline then,
 -- unless a connection came back (a page reload does not flap offline/online).
 
--- The custom status as others should see it: null once expiresAt has passed.
+-- The custom status as others should see it: null once expiresAt has passed. Stable, not
+-- immutable: a text to timestamptz cast depends on the session's TimeZone setting.
 create or replace function realtime_visible_custom_status(p_custom jsonb, p_now timestamptz)
 returns jsonb
 language sql
-immutable
+stable
 as $$
   select case
     when p_custom is null then null
@@ -29,6 +30,7 @@ as $$
     'lastSeen', p.last_seen
   );
 $$;
+comment on function realtime_visible_custom_status(jsonb, timestamptz) is 'A custom status as others see it: null when absent or past its expiresAt.';
 comment on function realtime_presence_json(realtime_presence, timestamptz) is 'A presence row as the protocol shows it.';
 
 -- Announces a user's presence to their own sockets and to members of their rooms.
@@ -39,22 +41,33 @@ volatile
 as $$
 declare
   v_rooms text[] := realtime_user_room_names(p.user_id);
+  v_body jsonb := realtime_presence_json(p, p_now);
 begin
-  -- Keep the payload small: past ~100 rooms the relay looks the rooms up itself.
-  if coalesce(array_length(v_rooms, 1), 0) > 100 or pg_column_size(v_rooms) > 6000 then
+  -- Keep the payload under the 8000-byte NOTIFY limit: past 100 rooms, or when the room names do
+  -- not fit, rooms is null and the relay looks the rooms up itself. The JSON text is measured, not
+  -- the array: escaping (quotes, control characters) can double a name's size, and an oversized
+  -- payload would abort the caller's transaction (a connect, a disconnect, a sweep).
+  if coalesce(array_length(v_rooms, 1), 0) > 100
+     or octet_length((v_body || jsonb_build_object('rooms', to_jsonb(v_rooms)))::text) > 7500 then
     v_rooms := null;
   end if;
-  perform realtime_notify('presence', realtime_presence_json(p, p_now)
-    || jsonb_build_object('rooms', to_jsonb(v_rooms)));
+  perform realtime_notify('presence', v_body || jsonb_build_object('rooms', to_jsonb(v_rooms)));
 end;
 $$;
+comment on function realtime_notify_presence(realtime_presence, timestamptz) is
+  'Announces a user''s presence with the names of their rooms (null when more than 100 or too large for a notification).';
 
--- Checks a custom status value: {text?, emoji?, expiresAt?}; raises RT400 otherwise.
+-- Checks a custom status value: {text?, emoji?, expiresAt?}; raises RT400 otherwise. Returns it
+-- with expiresAt written as an ISO 8601 UTC timestamp (what JavaScript's toISOString() gives), the
+-- only form the table's CHECK constraint accepts: every stored expiresAt can then be cast, and one
+-- bad value cannot break the sweeps or the presence reads of everyone else.
 create or replace function realtime_check_custom_status(p_custom jsonb)
 returns jsonb
 language plpgsql
-immutable
+stable
 as $$
+declare
+  v_expires timestamptz;
 begin
   if p_custom is null or p_custom = 'null'::jsonb or p_custom = '{}'::jsonb then
     return null;
@@ -75,14 +88,21 @@ begin
   end if;
   if p_custom ? 'expiresAt' then
     begin
-      perform (p_custom ->> 'expiresAt')::timestamptz;
+      v_expires := (p_custom ->> 'expiresAt')::timestamptz;
     exception when others then
       raise exception 'custom status expiresAt is not a timestamp' using errcode = 'RT400';
     end;
+    if not isfinite(v_expires) then
+      raise exception 'custom status expiresAt must be a finite timestamp' using errcode = 'RT400';
+    end if;
+    p_custom := jsonb_set(p_custom, '{expiresAt}',
+      to_jsonb(to_char(v_expires at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')));
   end if;
   return p_custom;
 end;
 $$;
+comment on function realtime_check_custom_status(jsonb) is
+  'Validates a custom status {text, emoji, expiresAt} (RT400 otherwise); returns it with expiresAt in ISO 8601 UTC, or null for null/{}.';
 
 -- Sets what a user chose. p_custom_status: SQL NULL keeps the current custom status, JSON null or
 -- {} clears it. Works with or without open connections (a DBA may call it); the visible status
@@ -212,11 +232,14 @@ begin
     raise exception 'between 0 and 100 user ids are allowed' using errcode = 'RT400';
   end if;
   return coalesce((
+    -- A user with no row is offline. (Not coalesce(realtime_presence_json(p), ...): on a missing
+    -- row that gives an object of nulls, not null.)
     select jsonb_agg(
-      coalesce(
-        realtime_presence_json(p, p_now),
-        jsonb_build_object('userId', u.user_id, 'status', 'offline', 'customStatus', null, 'lastSeen', null)
-      ) order by u.ord)
+      case
+        when p.user_id is null
+          then jsonb_build_object('userId', u.user_id, 'status', 'offline', 'customStatus', null, 'lastSeen', null)
+        else realtime_presence_json(p, p_now)
+      end order by u.ord)
     from unnest(p_user_ids) with ordinality as u(user_id, ord)
     left join realtime_presence p on p.user_id = u.user_id
   ), '[]'::jsonb);

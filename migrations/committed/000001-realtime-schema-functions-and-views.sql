@@ -1,5 +1,5 @@
 --! Previous: -
---! Hash: sha1:6b0e7aed55626a12fb4ce7bb68d4376b6c28bda8
+--! Hash: sha1:833529dda4ea5bf2b9011092c3e5218fedfe0f5a
 --! Message: realtime schema, functions and views
 
 -- Tables and constraints of Realtime. Seed names and columns are kept so existing readers work;
@@ -97,6 +97,14 @@ create table if not exists realtime_presence (
       and coalesce(jsonb_typeof(custom_status -> 'expiresAt'), 'string') = 'string'
       and char_length(coalesce(custom_status ->> 'text', '')) <= 128
       and char_length(coalesce(custom_status ->> 'emoji', '')) <= 32
+      -- expiresAt is an ISO 8601 timestamp with a zone that casts: the sweeps and every presence
+      -- read cast it, so one unparsable value (say 'tomorrow-ish') would break them for all users.
+      -- The CASE keeps the cast away from strings the pattern refused.
+      and (not (custom_status ? 'expiresAt') or case
+        when custom_status ->> 'expiresAt' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$'
+        then (custom_status ->> 'expiresAt')::timestamptz is not null
+        else false
+      end)
     )
   )
 );
@@ -178,11 +186,12 @@ comment on function realtime_user_room_names(text) is 'Names of the rooms the us
 -- closes, offline_at is set to the end of a grace period and realtime_tick() turns them offline then,
 -- unless a connection came back (a page reload does not flap offline/online).
 
--- The custom status as others should see it: null once expiresAt has passed.
+-- The custom status as others should see it: null once expiresAt has passed. Stable, not
+-- immutable: a text to timestamptz cast depends on the session's TimeZone setting.
 create or replace function realtime_visible_custom_status(p_custom jsonb, p_now timestamptz)
 returns jsonb
 language sql
-immutable
+stable
 as $$
   select case
     when p_custom is null then null
@@ -203,6 +212,7 @@ as $$
     'lastSeen', p.last_seen
   );
 $$;
+comment on function realtime_visible_custom_status(jsonb, timestamptz) is 'A custom status as others see it: null when absent or past its expiresAt.';
 comment on function realtime_presence_json(realtime_presence, timestamptz) is 'A presence row as the protocol shows it.';
 
 -- Announces a user's presence to their own sockets and to members of their rooms.
@@ -213,22 +223,33 @@ volatile
 as $$
 declare
   v_rooms text[] := realtime_user_room_names(p.user_id);
+  v_body jsonb := realtime_presence_json(p, p_now);
 begin
-  -- Keep the payload small: past ~100 rooms the relay looks the rooms up itself.
-  if coalesce(array_length(v_rooms, 1), 0) > 100 or pg_column_size(v_rooms) > 6000 then
+  -- Keep the payload under the 8000-byte NOTIFY limit: past 100 rooms, or when the room names do
+  -- not fit, rooms is null and the relay looks the rooms up itself. The JSON text is measured, not
+  -- the array: escaping (quotes, control characters) can double a name's size, and an oversized
+  -- payload would abort the caller's transaction (a connect, a disconnect, a sweep).
+  if coalesce(array_length(v_rooms, 1), 0) > 100
+     or octet_length((v_body || jsonb_build_object('rooms', to_jsonb(v_rooms)))::text) > 7500 then
     v_rooms := null;
   end if;
-  perform realtime_notify('presence', realtime_presence_json(p, p_now)
-    || jsonb_build_object('rooms', to_jsonb(v_rooms)));
+  perform realtime_notify('presence', v_body || jsonb_build_object('rooms', to_jsonb(v_rooms)));
 end;
 $$;
+comment on function realtime_notify_presence(realtime_presence, timestamptz) is
+  'Announces a user''s presence with the names of their rooms (null when more than 100 or too large for a notification).';
 
--- Checks a custom status value: {text?, emoji?, expiresAt?}; raises RT400 otherwise.
+-- Checks a custom status value: {text?, emoji?, expiresAt?}; raises RT400 otherwise. Returns it
+-- with expiresAt written as an ISO 8601 UTC timestamp (what JavaScript's toISOString() gives), the
+-- only form the table's CHECK constraint accepts: every stored expiresAt can then be cast, and one
+-- bad value cannot break the sweeps or the presence reads of everyone else.
 create or replace function realtime_check_custom_status(p_custom jsonb)
 returns jsonb
 language plpgsql
-immutable
+stable
 as $$
+declare
+  v_expires timestamptz;
 begin
   if p_custom is null or p_custom = 'null'::jsonb or p_custom = '{}'::jsonb then
     return null;
@@ -249,14 +270,21 @@ begin
   end if;
   if p_custom ? 'expiresAt' then
     begin
-      perform (p_custom ->> 'expiresAt')::timestamptz;
+      v_expires := (p_custom ->> 'expiresAt')::timestamptz;
     exception when others then
       raise exception 'custom status expiresAt is not a timestamp' using errcode = 'RT400';
     end;
+    if not isfinite(v_expires) then
+      raise exception 'custom status expiresAt must be a finite timestamp' using errcode = 'RT400';
+    end if;
+    p_custom := jsonb_set(p_custom, '{expiresAt}',
+      to_jsonb(to_char(v_expires at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')));
   end if;
   return p_custom;
 end;
 $$;
+comment on function realtime_check_custom_status(jsonb) is
+  'Validates a custom status {text, emoji, expiresAt} (RT400 otherwise); returns it with expiresAt in ISO 8601 UTC, or null for null/{}.';
 
 -- Sets what a user chose. p_custom_status: SQL NULL keeps the current custom status, JSON null or
 -- {} clears it. Works with or without open connections (a DBA may call it); the visible status
@@ -386,11 +414,14 @@ begin
     raise exception 'between 0 and 100 user ids are allowed' using errcode = 'RT400';
   end if;
   return coalesce((
+    -- A user with no row is offline. (Not coalesce(realtime_presence_json(p), ...): on a missing
+    -- row that gives an object of nulls, not null.)
     select jsonb_agg(
-      coalesce(
-        realtime_presence_json(p, p_now),
-        jsonb_build_object('userId', u.user_id, 'status', 'offline', 'customStatus', null, 'lastSeen', null)
-      ) order by u.ord)
+      case
+        when p.user_id is null
+          then jsonb_build_object('userId', u.user_id, 'status', 'offline', 'customStatus', null, 'lastSeen', null)
+        else realtime_presence_json(p, p_now)
+      end order by u.ord)
     from unnest(p_user_ids) with ordinality as u(user_id, ord)
     left join realtime_presence p on p.user_id = u.user_id
   ), '[]'::jsonb);
@@ -422,17 +453,28 @@ as $$
 $$;
 comment on function realtime_typers(text, text, timestamptz) is 'User ids typing now in a room and thread (NULL: the room itself), at most 50.';
 
+-- Announces the typers of a room/thread. User ids may be 255 characters long, so 50 of them can
+-- exceed the 8000-byte NOTIFY limit (which would abort the caller's transaction): the list keeps
+-- the earliest typers whose JSON fits in 6000 bytes, and truncated says when some were left out.
 create or replace function realtime_notify_typing(p_room_name text, p_thread_id text, p_now timestamptz default now())
 returns void
 language sql
 volatile
 as $$
+  with typers as (
+    select u.user_id, u.ord,
+           sum(octet_length(to_jsonb(u.user_id)::text) + 1) over (order by u.ord) as bytes
+    from unnest(realtime_typers(p_room_name, p_thread_id, p_now)) with ordinality as u(user_id, ord)
+  )
   select realtime_notify('typing', jsonb_build_object(
     'room', p_room_name,
     'threadId', p_thread_id,
-    'users', to_jsonb(realtime_typers(p_room_name, p_thread_id, p_now))
-  ));
+    'users', coalesce((select jsonb_agg(t.user_id order by t.ord) from typers t where t.bytes <= 6000), '[]'::jsonb)
+  ) || case when exists (select 1 from typers t where t.bytes > 6000)
+            then jsonb_build_object('truncated', true) else '{}'::jsonb end);
 $$;
+comment on function realtime_notify_typing(text, text, timestamptz) is
+  'Announces who is typing in a room/thread: {"kind":"typing",room,threadId,users[,truncated]}, always under 8000 bytes.';
 
 -- Raises RT404/RT403 unless the user is an active member of the room.
 create or replace function realtime_assert_member(p_room_name text, p_user_id text)
@@ -863,6 +905,7 @@ as $$
     'metadata', r.metadata, 'createdAt', r.created_at
   );
 $$;
+comment on function realtime_room_json(realtime_rooms) is 'A room as the protocol shows it.';
 
 create or replace function realtime_find_room(p_room_name text)
 returns realtime_rooms
@@ -906,6 +949,11 @@ begin
   end if;
   if p_type = 'dm' then
     raise exception 'dm rooms are opened with realtime_open_dm(user_a, user_b)' using errcode = 'RT400';
+  end if;
+  -- The dm: prefix names direct conversations (realtime_open_dm); a channel called dm:alice:bob
+  -- would pose as one and take the name the real dm needs.
+  if p_name like 'dm:%' then
+    raise exception 'room names starting with dm: are reserved for direct conversations' using errcode = 'RT400';
   end if;
   if p_visibility is null or p_visibility not in ('public', 'private') then
     raise exception 'room visibility must be public or private (got %)', coalesce(p_visibility, 'null')
@@ -1038,7 +1086,10 @@ begin
     raise exception 'a dm needs two different users' using errcode = 'RT400';
   end if;
   v_name := 'dm:' || v_a || ':' || v_b;
-  if char_length(v_name) > 255 then
+  -- A colon inside a user id makes the readable name ambiguous ('a:b' with 'c' and 'a' with 'b:c'
+  -- both give dm:a:b:c, and the second pair would fail on the unique name); long ids do not fit.
+  -- Those pairs get a hash name, which has one colon and so never equals a readable one.
+  if char_length(v_name) > 255 or strpos(v_a, ':') > 0 or strpos(v_b, ':') > 0 then
     v_name := 'dm:' || md5(v_a || chr(31) || v_b);
   end if;
   insert into realtime_rooms (name, type, visibility, dm_user_a, dm_user_b, created_at)
@@ -1077,6 +1128,8 @@ as $$
   ) m
   left join realtime_presence p on p.user_id = m.user_id;
 $$;
+comment on function realtime_room_members_json(realtime_rooms, timestamptz, integer) is
+  'Active members of a room with their presence, earliest first, at most p_limit.';
 
 -- Joins a room as SPEC section 5 allows. Returns {room, joined, members, memberCount, typing}:
 -- joined is true when a membership began (announced as user:joined).
@@ -1099,7 +1152,11 @@ begin
   select * into v_room from realtime_rooms where name = p_room_name;
   if v_room.id is null then
     if p_auto_create and not p_anonymous and p_room_name !~ '^dm:' then
-      perform realtime_create_room(p_room_name, 'channel', 'public', '{}', null, p_now);
+      begin
+        perform realtime_create_room(p_room_name, 'channel', 'public', '{}', null, p_now);
+      exception when sqlstate 'RT409' then
+        null; -- a concurrent join created it first: join that room
+      end;
       select * into v_room from realtime_rooms where name = p_room_name;
     else
       raise exception 'room % does not exist', p_room_name using errcode = 'RT404';
