@@ -17,6 +17,7 @@ as $$
     'metadata', r.metadata, 'createdAt', r.created_at
   );
 $$;
+comment on function realtime_room_json(realtime_rooms) is 'A room as the protocol shows it.';
 
 create or replace function realtime_find_room(p_room_name text)
 returns realtime_rooms
@@ -60,6 +61,11 @@ begin
   end if;
   if p_type = 'dm' then
     raise exception 'dm rooms are opened with realtime_open_dm(user_a, user_b)' using errcode = 'RT400';
+  end if;
+  -- The dm: prefix names direct conversations (realtime_open_dm); a channel called dm:alice:bob
+  -- would pose as one and take the name the real dm needs.
+  if p_name like 'dm:%' then
+    raise exception 'room names starting with dm: are reserved for direct conversations' using errcode = 'RT400';
   end if;
   if p_visibility is null or p_visibility not in ('public', 'private') then
     raise exception 'room visibility must be public or private (got %)', coalesce(p_visibility, 'null')
@@ -192,7 +198,10 @@ begin
     raise exception 'a dm needs two different users' using errcode = 'RT400';
   end if;
   v_name := 'dm:' || v_a || ':' || v_b;
-  if char_length(v_name) > 255 then
+  -- A colon inside a user id makes the readable name ambiguous ('a:b' with 'c' and 'a' with 'b:c'
+  -- both give dm:a:b:c, and the second pair would fail on the unique name); long ids do not fit.
+  -- Those pairs get a hash name, which has one colon and so never equals a readable one.
+  if char_length(v_name) > 255 or strpos(v_a, ':') > 0 or strpos(v_b, ':') > 0 then
     v_name := 'dm:' || md5(v_a || chr(31) || v_b);
   end if;
   insert into realtime_rooms (name, type, visibility, dm_user_a, dm_user_b, created_at)
@@ -231,6 +240,8 @@ as $$
   ) m
   left join realtime_presence p on p.user_id = m.user_id;
 $$;
+comment on function realtime_room_members_json(realtime_rooms, timestamptz, integer) is
+  'Active members of a room with their presence, earliest first, at most p_limit.';
 
 -- Joins a room as SPEC section 5 allows. Returns {room, joined, members, memberCount, typing}:
 -- joined is true when a membership began (announced as user:joined).
@@ -253,7 +264,11 @@ begin
   select * into v_room from realtime_rooms where name = p_room_name;
   if v_room.id is null then
     if p_auto_create and not p_anonymous and p_room_name !~ '^dm:' then
-      perform realtime_create_room(p_room_name, 'channel', 'public', '{}', null, p_now);
+      begin
+        perform realtime_create_room(p_room_name, 'channel', 'public', '{}', null, p_now);
+      exception when sqlstate 'RT409' then
+        null; -- a concurrent join created it first: join that room
+      end;
       select * into v_room from realtime_rooms where name = p_room_name;
     else
       raise exception 'room % does not exist', p_room_name using errcode = 'RT404';

@@ -21,17 +21,28 @@ as $$
 $$;
 comment on function realtime_typers(text, text, timestamptz) is 'User ids typing now in a room and thread (NULL: the room itself), at most 50.';
 
+-- Announces the typers of a room/thread. User ids may be 255 characters long, so 50 of them can
+-- exceed the 8000-byte NOTIFY limit (which would abort the caller's transaction): the list keeps
+-- the earliest typers whose JSON fits in 6000 bytes, and truncated says when some were left out.
 create or replace function realtime_notify_typing(p_room_name text, p_thread_id text, p_now timestamptz default now())
 returns void
 language sql
 volatile
 as $$
+  with typers as (
+    select u.user_id, u.ord,
+           sum(octet_length(to_jsonb(u.user_id)::text) + 1) over (order by u.ord) as bytes
+    from unnest(realtime_typers(p_room_name, p_thread_id, p_now)) with ordinality as u(user_id, ord)
+  )
   select realtime_notify('typing', jsonb_build_object(
     'room', p_room_name,
     'threadId', p_thread_id,
-    'users', to_jsonb(realtime_typers(p_room_name, p_thread_id, p_now))
-  ));
+    'users', coalesce((select jsonb_agg(t.user_id order by t.ord) from typers t where t.bytes <= 6000), '[]'::jsonb)
+  ) || case when exists (select 1 from typers t where t.bytes > 6000)
+            then jsonb_build_object('truncated', true) else '{}'::jsonb end);
 $$;
+comment on function realtime_notify_typing(text, text, timestamptz) is
+  'Announces who is typing in a room/thread: {"kind":"typing",room,threadId,users[,truncated]}, always under 8000 bytes.';
 
 -- Raises RT404/RT403 unless the user is an active member of the room.
 create or replace function realtime_assert_member(p_room_name text, p_user_id text)
