@@ -1,0 +1,285 @@
+// Rooms (functions/rooms.sql): every row of the authorisation table of SPEC section 5, dm rooms,
+// broadcast senders, unknown rooms and automatic creation, membership notifications.
+import { describe, expect, it } from "vitest";
+import { at, connect, expectSqlError, uid, useDatabase } from "./support.js";
+
+const ctx = useDatabase();
+
+async function create(type = "channel", visibility = "public", metadata: object = {}, createdBy: string | null = null) {
+  const name = uid(type);
+  await ctx.db.q("select realtime_create_room($1, $2, $3, $4, $5)", [name, type, visibility, metadata, createdBy]);
+  return name;
+}
+async function join(room: string, user: string | null, opts: { anonymous?: boolean; autoCreate?: boolean } = {}) {
+  return ctx.db.v("select realtime_join_room($1, $2, $3, $4) as v", [room, user, opts.anonymous ?? false, opts.autoCreate ?? false]);
+}
+async function isMember(room: string, user: string): Promise<boolean> {
+  return ctx.db.v(
+    `select exists (select 1 from realtime_room_members m join realtime_rooms r on r.id = m.room_id
+     where r.name = $1 and m.user_id = $2 and m.left_at is null) as v`,
+    [room, user],
+  );
+}
+async function memberNotes(room: string) {
+  await ctx.l.sync();
+  return ctx.l.ofKind("member").filter((m) => m.room === room);
+}
+async function send(room: string, user: string, roles: string[] = []) {
+  return ctx.db.v("select realtime_send_message($1, $2, 'hi', null, null, $3) as v", [room, user, roles]);
+}
+
+describe("public channel", () => {
+  it("lets anyone join: the membership begins and user:joined is announced once", async () => {
+    const room = await create();
+    const u = uid("u");
+
+    const first = await join(room, u);
+    const second = await join(room, u);
+
+    expect(first).toMatchObject({ joined: true, memberCount: 1, typing: [], room: { name: room, type: "channel", visibility: "public" } });
+    expect(first.members).toEqual([expect.objectContaining({ userId: u, role: "member", status: "offline" })]);
+    expect(second.joined).toBe(false);
+    expect(await isMember(room, u)).toBe(true);
+    expect(await memberNotes(room)).toEqual([{ v: 1, kind: "member", op: "joined", room, userId: u }]);
+  });
+
+  it("lets an anonymous user in without a membership", async () => {
+    const room = await create();
+
+    const r = await join(room, null, { anonymous: true });
+
+    expect(r).toMatchObject({ joined: false, memberCount: 0 });
+    expect(await ctx.db.v("select count(*)::int as v from realtime_room_members m join realtime_rooms r on r.id = m.room_id where r.name = $1", [room])).toBe(0);
+    expect(await memberNotes(room)).toEqual([]);
+  });
+
+  it("lets members send; non-members get RT403", async () => {
+    const room = await create();
+    const u = uid("u");
+    await join(room, u);
+
+    expect(await send(room, u)).toMatchObject({ roomName: room, userId: u, content: "hi" });
+    await expectSqlError(send(room, uid("stranger")), "RT403", /not a member/);
+  });
+});
+
+describe("private channel and group", () => {
+  for (const type of ["channel", "group"]) {
+    it(`admits only members to a private ${type} (RT403 before realtime_add_member, OK after)`, async () => {
+      const room = await create(type, "private");
+      const u = uid("u");
+
+      await expectSqlError(join(room, u), "RT403", /private/);
+      expect(await isMember(room, u)).toBe(false);
+      await expectSqlError(join(room, null, { anonymous: true }), "RT403", /anonymous/);
+
+      expect(await ctx.db.v("select realtime_add_member($1, $2) as v", [room, u])).toBe(true);
+      const r = await join(room, u);
+
+      expect(r).toMatchObject({ joined: false, memberCount: 1 });
+      expect(await send(room, u)).toMatchObject({ roomName: room });
+    });
+  }
+
+  it("lets a former member of a private room back in only when added again", async () => {
+    const room = await create("group", "private");
+    const u = uid("u");
+    await ctx.db.q("select realtime_add_member($1, $2)", [room, u]);
+    await ctx.db.q("select realtime_leave_room($1, $2)", [room, u]);
+
+    await expectSqlError(join(room, u), "RT403");
+  });
+});
+
+describe("dm", () => {
+  it("has one room per pair, whatever the order, with both users as members", async () => {
+    const [a, b] = [uid("a"), uid("b")];
+
+    const first = await ctx.db.v("select realtime_open_dm($1, $2) as v", [a, b]);
+    const again = await ctx.db.v("select realtime_open_dm($1, $2) as v", [a, b]);
+    const reversed = await ctx.db.v("select realtime_open_dm($1, $2) as v", [b, a]);
+
+    expect(first).toMatchObject({ type: "dm", visibility: "private", name: `dm:${a}:${b}` });
+    expect(again.id).toBe(first.id);
+    expect(reversed.id).toBe(first.id);
+    expect(await isMember(first.name, a)).toBe(true);
+    expect(await isMember(first.name, b)).toBe(true);
+    expect(await memberNotes(first.name)).toHaveLength(2);
+  });
+
+  it("admits exactly its two users", async () => {
+    const [a, b, c] = [uid("a"), uid("b"), uid("c")];
+    const dm = (await ctx.db.v("select realtime_open_dm($1, $2) as v", [a, b])).name;
+
+    expect((await join(dm, a)).joined).toBe(false);
+    await expectSqlError(join(dm, c), "RT403", /direct conversation/);
+    await expectSqlError(join(dm, null, { anonymous: true }), "RT403");
+    await expectSqlError(ctx.db.q("select realtime_add_member($1, $2)", [dm, c]), "RT403", /exactly its two users/);
+    await expectSqlError(send(dm, c), "RT403");
+    expect(await send(dm, b)).toMatchObject({ roomName: dm });
+  });
+
+  it("lets one of its users rejoin after leaving", async () => {
+    const [a, b] = [uid("a"), uid("b")];
+    const dm = (await ctx.db.v("select realtime_open_dm($1, $2) as v", [a, b])).name;
+    await ctx.db.q("select realtime_leave_room($1, $2)", [dm, a]);
+
+    expect((await join(dm, a)).joined).toBe(true);
+  });
+
+  it("keeps pairs apart when user ids contain colons (dm:a:b:c is ambiguous)", async () => {
+    const p = uid("p");
+    const one = await ctx.db.v("select realtime_open_dm($1, $2) as v", [`${p}a:b`, `${p}c`]);
+    const two = await ctx.db.v("select realtime_open_dm($1, $2) as v", [`${p}a`, `${p}b:c`]);
+
+    expect(one.id).not.toBe(two.id);
+    expect(one.name).toMatch(/^dm:[0-9a-f]{32}$/);
+    expect((await ctx.db.v("select realtime_open_dm($1, $2) as v", [`${p}c`, `${p}a:b`])).id).toBe(one.id);
+  });
+
+  it("names the room with a hash when the ids are too long", async () => {
+    const r = await ctx.db.v("select realtime_open_dm($1, $2) as v", ["a".repeat(200), "b".repeat(200)]);
+    expect(r.name).toMatch(/^dm:[0-9a-f]{32}$/);
+  });
+
+  it("refuses a dm with oneself or without two users (RT400), and dm rooms from realtime_create_room", async () => {
+    await expectSqlError(ctx.db.q("select realtime_open_dm('x', 'x')"), "RT400", /two different users/);
+    await expectSqlError(ctx.db.q("select realtime_open_dm('x', null)"), "RT400");
+    await expectSqlError(ctx.db.q("select realtime_create_room('some-dm', 'dm')"), "RT400", /realtime_open_dm/);
+    await expectSqlError(ctx.db.q("select realtime_create_room('dm:x:y')"), "RT400", /reserved/);
+  });
+});
+
+describe("broadcast", () => {
+  it("lets anyone join a public broadcast room but only permitted senders send", async () => {
+    // Setup: owner, admin, a listed sender, a role holder, a plain member.
+    const owner = uid("owner");
+    const [admin, listed, roleHolder, plain] = [uid("admin"), uid("listed"), uid("role"), uid("plain")];
+    const room = await create("broadcast", "public", { senders: [listed], senderRoles: ["announcer"] }, owner);
+    await ctx.db.q("select realtime_add_member($1, $2, 'admin')", [room, admin]);
+    for (const u of [listed, roleHolder, plain]) expect((await join(room, u)).joined).toBe(true);
+
+    // Assertions
+    expect(await send(room, owner)).toMatchObject({ roomName: room });
+    expect(await send(room, admin)).toMatchObject({ roomName: room });
+    expect(await send(room, listed)).toMatchObject({ roomName: room });
+    expect(await send(room, roleHolder, ["announcer"])).toMatchObject({ roomName: room });
+    await expectSqlError(send(room, roleHolder, ["reader"]), "RT403", /permitted senders/);
+    await expectSqlError(send(room, plain), "RT403", /permitted senders/);
+    await expectSqlError(send(room, uid("outsider"), ["announcer"]), "RT403", /not a member/);
+  });
+
+  it("follows its visibility for joining: a private broadcast room admits members only", async () => {
+    const room = await create("broadcast", "private");
+    await expectSqlError(join(room, uid("u")), "RT403");
+  });
+
+  it("ignores a senderRoles value that is not an array", async () => {
+    const u = uid("u");
+    const room = await create("broadcast", "public", { senderRoles: "announcer" });
+    await join(room, u);
+    await expectSqlError(send(room, u, ["announcer"]), "RT403");
+  });
+});
+
+describe("unknown rooms and automatic creation", () => {
+  it("answers RT404 for an unknown room", async () => {
+    await expectSqlError(join(uid("nowhere"), uid("u")), "RT404", /does not exist/);
+    await expectSqlError(ctx.db.q("select realtime_leave_room($1, 'u')", [uid("nowhere")]), "RT404");
+    await expectSqlError(send(uid("nowhere"), "u"), "RT404");
+  });
+
+  it("creates a public channel on join when auto-create is on, but never for anonymous users or dm: names", async () => {
+    const name = uid("auto");
+    const u = uid("u");
+
+    const r = await join(name, u, { autoCreate: true });
+
+    expect(r).toMatchObject({ joined: true, room: { name, type: "channel", visibility: "public" } });
+    await expectSqlError(join(uid("auto"), null, { anonymous: true, autoCreate: true }), "RT404");
+    await expectSqlError(join("dm:x:" + uid("y"), u, { autoCreate: true }), "RT404");
+  });
+
+  it("lets two concurrent auto-creating joins of the same new room both succeed", async () => {
+    const name = uid("race");
+    const [a, b] = [await connect(ctx.db.url), await connect(ctx.db.url)];
+    try {
+      await a.query("begin");
+      await b.query("begin");
+      await a.query("select realtime_join_room($1, 'ua', false, true)", [name]);
+      // b waits on a's uncommitted room row.
+      const pending = b.query("select realtime_join_room($1, 'ub', false, true) as v", [name]);
+      await new Promise((r) => setTimeout(r, 100));
+      await a.query("commit");
+      const joined = (await pending).rows[0].v;
+      await b.query("commit");
+
+      expect(joined).toMatchObject({ joined: true, memberCount: 2, room: { name } });
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  });
+});
+
+describe("creating, leaving and deleting", () => {
+  it("refuses a taken name (RT409) and bad type, visibility, name or metadata (RT400)", async () => {
+    const name = await create();
+    await expectSqlError(ctx.db.q("select realtime_create_room($1)", [name]), "RT409", /already exists/);
+    await expectSqlError(ctx.db.q("select realtime_create_room($1, 'forum')", [uid("r")]), "RT400", /room type/);
+    await expectSqlError(ctx.db.q("select realtime_create_room($1, 'channel', 'secret')", [uid("r")]), "RT400", /visibility/);
+    await expectSqlError(ctx.db.q("select realtime_create_room($1)", ["r".repeat(256)]), "RT400", /room name/);
+    await expectSqlError(ctx.db.q("select realtime_create_room(' padded ')"), "RT400", /room name/);
+    await expectSqlError(ctx.db.q("select realtime_create_room(e'tab\\there')"), "RT400", /room name/);
+    await expectSqlError(ctx.db.q("select realtime_create_room($1, p_metadata => '[1]')", [uid("r")]), "RT400", /metadata/);
+    await expectSqlError(ctx.db.q("select realtime_add_member($1, 'u', 'king')", [name]), "RT400", /role/);
+  });
+
+  it("makes the creator the owner", async () => {
+    const owner = uid("o");
+    const room = await create("group", "private", {}, owner);
+    expect(await ctx.db.v("select role as v from realtime_room_members m join realtime_rooms r on r.id = m.room_id where r.name = $1 and user_id = $2", [room, owner])).toBe("owner");
+  });
+
+  it("announces a leave once; leaving twice returns false", async () => {
+    const room = await create();
+    const u = uid("u");
+    await join(room, u);
+    await ctx.l.reset();
+
+    expect(await ctx.db.v("select realtime_leave_room($1, $2, $3) as v", [room, u, at(5)])).toBe(true);
+    expect(await ctx.db.v("select realtime_leave_room($1, $2) as v", [room, u])).toBe(false);
+
+    expect(await memberNotes(room)).toEqual([{ v: 1, kind: "member", op: "left", room, userId: u }]);
+    const history = await ctx.db.q("select left_at from realtime_room_members m join realtime_rooms r on r.id = m.room_id where r.name = $1", [room]);
+    expect(history).toHaveLength(1);
+    expect(history[0].left_at).toEqual(new Date(at(5)));
+    expect((await join(room, u)).joined).toBe(true); // a new membership row begins
+  });
+
+  it("deletes a room with its memberships and tells members they left", async () => {
+    const room = await create();
+    const [a, b] = [uid("a"), uid("b")];
+    await join(room, a);
+    await join(room, b);
+    await ctx.l.reset();
+
+    expect(await ctx.db.v("select realtime_delete_room($1) as v", [room])).toBe(true);
+
+    expect((await memberNotes(room)).map((m) => [m.op, m.userId]).sort()).toEqual([["left", a], ["left", b]]);
+    expect(await ctx.db.v("select count(*)::int as v from realtime_rooms where name = $1", [room])).toBe(0);
+    await expectSqlError(ctx.db.q("select realtime_delete_room($1)", [room]), "RT404");
+  });
+
+  it("lists the user's active rooms on connect", async () => {
+    const u = uid("u");
+    const [r1, r2] = [await create(), await create()];
+    await join(r1, u);
+    await join(r2, u);
+    await ctx.db.q("select realtime_leave_room($1, $2)", [r2, u]);
+
+    const r = await ctx.db.v("select realtime_register_connection($1, $2) as v", [uid("s"), u]);
+
+    expect(r.rooms).toEqual([r1]);
+  });
+});
