@@ -1,0 +1,254 @@
+// Connections and relay nodes (functions/connections.sql): registering sockets, heartbeats, node
+// restarts, and the stale sweep after a relay crash, including two sweeps running at once.
+import { describe, expect, it } from "vitest";
+import { at, connect, date, expectSqlError, uid, useDatabase } from "./support.js";
+
+const ctx = useDatabase();
+
+async function register(socket: string, user: string | null, node: string | null, t: number, anonymous = false) {
+  return ctx.db.v("select realtime_register_connection($1, $2, $3, p_anonymous => $4, p_now => $5) as v", [socket, user, node, anonymous, at(t)]);
+}
+async function conn(socket: string) {
+  return (await ctx.db.q("select * from realtime_connections where socket_id = $1 order by connected_at desc", [socket]))[0];
+}
+async function status(user: string) {
+  return ctx.db.v("select status as v from realtime_presence where user_id = $1", [user]);
+}
+
+describe("registering", () => {
+  it("records the socket and returns presence and rooms", async () => {
+    const [s, u] = [uid("s"), uid("u")];
+
+    const r = await register(s, u, null, 0);
+
+    expect(r).toMatchObject({ presence: { userId: u, status: "online" }, rooms: [] });
+    expect(await conn(s)).toMatchObject({ user_id: u, disconnected_at: null, connected_at: date(0), last_activity: date(0), anonymous: false });
+  });
+
+  it("records an anonymous socket without presence", async () => {
+    const s = uid("s");
+
+    const r = await register(s, null, null, 0, true);
+
+    expect(r).toMatchObject({ presence: null, rooms: [] });
+    expect((await conn(s)).anonymous).toBe(true);
+    expect(await ctx.db.v("select count(*)::int as v from realtime_presence where user_id is null")).toBe(0);
+  });
+
+  it("refuses a missing user (RT400) and a socket id that is already open (23505)", async () => {
+    await expectSqlError(register(uid("s"), null, null, 0), "RT400", /user id/);
+    await expectSqlError(register("", "u", null, 0), "RT400", /socket id/);
+    const s = uid("s");
+    await register(s, uid("u"), null, 0);
+    await expectSqlError(register(s, uid("u"), null, 1), "23505");
+  });
+
+  it("lets a closed socket id be used again", async () => {
+    const [s, u] = [uid("s"), uid("u")];
+    await register(s, u, null, 0);
+    await ctx.db.q("select realtime_close_connection($1, $2)", [s, at(1)]);
+
+    await register(s, u, null, 2);
+
+    expect(await ctx.db.v("select count(*)::int as v from realtime_connections where socket_id = $1", [s])).toBe(2);
+  });
+});
+
+describe("relay crash", () => {
+  it("disconnect_stale_connections closes a dead relay's sockets, takes users offline, clears typing and announces it", async () => {
+    // Setup: two relays; alice on the one that crashes (typing), bob on the live one.
+    const [dead, live] = [uid("node-dead"), uid("node-live")];
+    const [alice, bob, sa, sb] = [uid("alice"), uid("bob"), uid("sa"), uid("sb")];
+    const room = uid("room");
+    await ctx.db.q("select realtime_node_start($1, 'host-a', 1, '{}', $2)", [dead, at(0)]);
+    await ctx.db.q("select realtime_node_start($1, 'host-b', 2, '{}', $2)", [live, at(0)]);
+    await register(sa, alice, dead, 1);
+    await register(sb, bob, live, 1);
+    await ctx.db.q("select realtime_create_room($1)", [room]);
+    await ctx.db.q("select realtime_add_member($1, $2), realtime_add_member($1, $3)", [room, alice, bob]);
+    await ctx.db.q("select realtime_start_typing($1, $2, null, $3, interval '1 hour', $4)", [room, alice, sa, at(2)]);
+    // Only the live relay heartbeats (its sockets with it).
+    expect(await ctx.db.v("select realtime_node_heartbeat($1, $2, $3) as v", [live, [sb], at(100)])).toEqual([]);
+    await ctx.l.reset();
+
+    // Action: a sweep at +100s (node timeout 90s).
+    const closed = await ctx.db.q("select * from disconnect_stale_connections(p_now => $1)", [at(100)]);
+
+    // Assertions
+    expect(closed).toEqual([{ socket_id: sa, user_id: alice, node_id: dead, reason: "node dead" }]);
+    expect(await conn(sa)).toMatchObject({ disconnected_at: date(100), close_reason: "node dead" });
+    expect(await conn(sb)).toMatchObject({ disconnected_at: null, last_activity: date(100) });
+    expect(await status(alice)).toBe("offline");
+    expect(await status(bob)).toBe("online");
+    expect(await ctx.db.q("select * from realtime_typing where room_name = $1", [room])).toEqual([]);
+    await ctx.l.sync();
+    expect(ctx.l.ofKind("presence").map((m) => [m.userId, m.status])).toEqual([[alice, "offline"]]);
+    expect(ctx.l.ofKind("presence")[0].rooms).toEqual([room]);
+    expect(ctx.l.ofKind("typing")).toEqual([{ v: 1, kind: "typing", room, threadId: null, users: [] }]);
+
+    // A second sweep finds nothing more.
+    expect(await ctx.db.q("select * from disconnect_stale_connections(p_now => $1)", [at(101)])).toEqual([]);
+
+    // Action: the dead relay wakes up and heartbeats its old socket.
+    const gone = await ctx.db.v("select realtime_node_heartbeat($1, $2, $3) as v", [dead, [sa, uid("unknown")], at(102)]);
+
+    // Assertions: both ids are reported as not open, so the relay drops those sockets.
+    expect(gone).toHaveLength(2);
+    expect(gone[0]).toBe(sa);
+    expect((await conn(sa)).disconnected_at).toEqual(date(100));
+  });
+
+  it("closes sockets of a node that was never registered, or stopped", async () => {
+    const [s, u] = [uid("s"), uid("u")];
+    await register(s, u, uid("ghost-node"), 200);
+
+    const closed = await ctx.db.q("select * from disconnect_stale_connections(p_now => $1)", [at(201)]);
+
+    expect(closed.filter((c) => c.socket_id === s)).toEqual([expect.objectContaining({ reason: "node dead" })]);
+  });
+
+  it("closes connections idle past the inactivity threshold, even on a live relay", async () => {
+    const node = uid("node");
+    const [busy, idle, nodeless] = [uid("busy"), uid("idle"), uid("nodeless")];
+    await ctx.db.q("select realtime_node_start($1, p_now => $2)", [node, at(300)]);
+    await register(busy, uid("u"), node, 300);
+    await register(idle, uid("u"), node, 300);
+    await register(nodeless, uid("u"), null, 300);
+    await ctx.db.q("select realtime_node_heartbeat($1, $2, $3)", [node, [busy], at(500)]);
+    await ctx.db.q("select realtime_node_heartbeat($1, $2, $3)", [node, [busy], at(700)]);
+
+    // 400 s idle: more than the 5 minute default.
+    const closed = await ctx.db.q("select * from disconnect_stale_connections(p_now => $1)", [at(700)]);
+    const mine = closed.filter((c) => [busy, idle, nodeless].includes(c.socket_id)).map((c) => [c.socket_id, c.reason]).sort();
+
+    expect(mine).toEqual([[idle, "inactive"], [nodeless, "inactive"]].sort());
+    expect((await conn(busy)).disconnected_at).toBeNull();
+    // A custom threshold.
+    const strict = await ctx.db.q("select * from disconnect_stale_connections($1, interval '90 seconds', interval '10 seconds') ", [at(720)]);
+    expect(strict.map((c) => c.socket_id)).toContain(busy);
+  });
+
+  it("settles a user shown online with no open connection", async () => {
+    const u = uid("u");
+    await ctx.db.q("insert into realtime_presence (user_id, status, last_seen) values ($1, 'online', $2)", [u, at(0)]);
+
+    await ctx.db.q("select * from disconnect_stale_connections(p_now => $1)", [at(800)]);
+
+    expect(await status(u)).toBe("offline");
+  });
+
+  it("deletes closed connection rows older than a day", async () => {
+    const [s, u] = [uid("s"), uid("u")];
+    await register(s, u, null, 0);
+    await ctx.db.q("select realtime_close_connection($1, $2)", [s, at(1)]);
+
+    await ctx.db.q("select * from disconnect_stale_connections(p_now => $1)", [at(1 + 86400 + 1)]);
+
+    expect(await conn(s)).toBeUndefined();
+  });
+});
+
+describe("node restart and stop", () => {
+  it("realtime_node_start with the same id closes the rows of the earlier process (no resurrection)", async () => {
+    const node = uid("node");
+    const [s, u] = [uid("s"), uid("u")];
+    await ctx.db.q("select realtime_node_start($1, p_now => $2)", [node, at(0)]);
+    await register(s, u, node, 1);
+    await ctx.l.reset();
+
+    const closed = await ctx.db.v("select realtime_node_start($1, p_now => $2) as v", [node, at(5)]);
+
+    expect(closed).toBe(1);
+    expect(await conn(s)).toMatchObject({ disconnected_at: date(5), close_reason: "node restarted" });
+    expect(await status(u)).toBe("offline");
+    await ctx.l.sync();
+    expect(ctx.l.ofKind("presence").filter((m) => m.userId === u).map((m) => m.status)).toEqual(["offline"]);
+    expect(await ctx.db.v("select realtime_node_heartbeat($1, $2, $3) as v", [node, [s], at(6)])).toEqual([s]);
+  });
+
+  it("realtime_node_stop closes the node's sockets and marks it stopped", async () => {
+    const node = uid("node");
+    await ctx.db.q("select realtime_node_start($1, p_now => $2)", [node, at(0)]);
+    await register(uid("s"), uid("u"), node, 1);
+    await register(uid("s"), uid("u"), node, 1);
+
+    expect(await ctx.db.v("select realtime_node_stop($1, $2) as v", [node, at(2)])).toBe(2);
+
+    expect(await ctx.db.v("select stopped_at as v from realtime_nodes where id = $1", [node])).toEqual(date(2));
+    expect(await ctx.db.v("select count(*)::int as v from realtime_connections where node_id = $1 and close_reason = 'node stopped'", [node])).toBe(2);
+  });
+
+  it("refuses a bad node id (RT400)", async () => {
+    await expectSqlError(ctx.db.q("select realtime_node_start('')"), "RT400", /node id/);
+    await expectSqlError(ctx.db.q("select realtime_node_start($1)", ["n".repeat(129)]), "RT400");
+  });
+});
+
+describe("concurrent sweeps", () => {
+  it("two disconnect_stale_connections in open transactions: one does the work, the other gets nothing", async () => {
+    // Setup: a crashed relay with two sockets.
+    const node = uid("crashed");
+    const sockets = [uid("s"), uid("s")];
+    await ctx.db.q("select realtime_node_start($1, p_now => $2)", [node, at(1000)]);
+    for (const s of sockets) await register(s, uid("u"), node, 1000);
+    const [a, b] = [await connect(ctx.db.url), await connect(ctx.db.url)];
+    try {
+      // Action: both sweep inside open transactions.
+      await a.query("begin");
+      await b.query("begin");
+      const first = (await a.query("select * from disconnect_stale_connections(p_now => $1)", [at(1200)])).rows;
+      const second = (await b.query("select * from disconnect_stale_connections(p_now => $1)", [at(1200)])).rows;
+      await a.query("commit");
+      await b.query("commit");
+
+      // Assertions
+      expect(first.filter((r) => r.node_id === node).map((r) => r.socket_id).sort()).toEqual([...sockets].sort());
+      expect(second).toEqual([]);
+      expect(await ctx.db.v("select count(*)::int as v from realtime_connections where node_id = $1 and disconnected_at is not null", [node])).toBe(2);
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  });
+
+  it("two realtime_expire_typing in open transactions: one does the work, the other gets nothing", async () => {
+    const u = uid("u");
+    const room = uid("room");
+    await ctx.db.q("select realtime_create_room($1), realtime_add_member($1, $2)", [room, u]);
+    await ctx.db.q("select realtime_start_typing($1, $2, p_now => $3)", [room, u, at(0)]);
+    await ctx.l.reset();
+    const [a, b] = [await connect(ctx.db.url), await connect(ctx.db.url)];
+    try {
+      await a.query("begin");
+      await b.query("begin");
+      const first = (await a.query("select * from realtime_expire_typing($1)", [at(10)])).rows;
+      const second = (await b.query("select * from realtime_expire_typing($1)", [at(10)])).rows;
+      const tick = (await b.query("select realtime_tick($1) as v", [at(10)])).rows[0].v;
+      await a.query("commit");
+      await b.query("commit");
+
+      expect(first).toContainEqual({ room_name: room, thread_id: null });
+      expect(second).toEqual([]);
+      expect(tick.typingExpired).toBe(0);
+      await ctx.l.sync();
+      expect(ctx.l.ofKind("typing").filter((m) => m.room === room)).toHaveLength(1);
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  });
+});
+
+describe("touching connections", () => {
+  it("realtime_touch_connections updates last_activity in one call and returns the ids not open", async () => {
+    const [s1, s2] = [uid("s"), uid("s")];
+    await register(s1, uid("u"), null, 0);
+    await register(s2, uid("u"), null, 0);
+
+    const missing = await ctx.db.v("select realtime_touch_connections($1, $2) as v", [[s1, s2, "nope"], at(30)]);
+
+    expect(missing).toEqual(["nope"]);
+    expect((await conn(s1)).last_activity).toEqual(date(30));
+    expect((await conn(s2)).last_activity).toEqual(date(30));
+  });
+});
