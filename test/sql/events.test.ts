@@ -1,0 +1,133 @@
+// The event log (functions/events.sql): appending, pruning, and replay from an offset with gap
+// detection and authorisation.
+import { describe, expect, it } from "vitest";
+import { at, date, expectSqlError, uid, useDatabase } from "./support.js";
+
+const ctx = useDatabase();
+
+async function roomWith(...members: string[]) {
+  const name = uid("room");
+  await ctx.db.q("select realtime_create_room($1)", [name]);
+  for (const m of members) await ctx.db.q("select realtime_add_member($1, $2)", [name, m]);
+  return name;
+}
+async function send(room: string, user: string, content: string, t: number): Promise<number> {
+  const m = await ctx.db.v("select realtime_send_message($1, $2, $3, null, null, '{}', $4) as v", [room, user, content, at(t)]);
+  return m.id;
+}
+async function since(room: string, user: string | null, offset: number, limit = 100, anonymous = false) {
+  return ctx.db.v("select realtime_room_events_since($1, $2, $3, $4, $5) as v", [room, user, offset, limit, anonymous]);
+}
+
+describe("appending", () => {
+  it("realtime_log_event returns increasing seq values", async () => {
+    const a = Number(await ctx.db.v("select realtime_log_event('connect', 'u1', null, '{\"x\":1}', $1) as v", [at(0)]));
+    const b = Number(await ctx.db.v("select realtime_log_event('join', 'u1', 'r1') as v"));
+
+    expect(b).toBeGreaterThan(a);
+    const row = (await ctx.db.q("select * from realtime_events where seq = $1", [a]))[0];
+    expect(row).toMatchObject({ type: "connect", user_id: "u1", data: { x: 1 }, created_at: date(0) });
+  });
+
+  it("realtime_log_events appends a batch in one statement", async () => {
+    const marker = uid("batch");
+    const n = await ctx.db.v("select realtime_log_events($1::jsonb) as v", [
+      JSON.stringify([
+        { type: "connect", userId: marker },
+        { type: "presence", userId: marker, data: { status: "away" }, createdAt: at(3) },
+        { type: "leave", userId: marker, roomName: "r" },
+      ]),
+    ]);
+
+    expect(n).toBe(3);
+    const rows = await ctx.db.q("select type, room_name, data, created_at from realtime_events where user_id = $1 order by seq", [marker]);
+    expect(rows.map((r) => r.type)).toEqual(["connect", "presence", "leave"]);
+    expect(rows[1]).toMatchObject({ data: { status: "away" }, created_at: date(3) });
+    expect(rows[2].room_name).toBe("r");
+    expect(await ctx.db.v("select realtime_log_events('[]') as v")).toBe(0);
+  });
+
+  it("refuses a batch that is not an array (RT400) and an event type outside the pattern (23514)", async () => {
+    await expectSqlError(ctx.db.q("select realtime_log_events('{}')"), "RT400", /JSON array/);
+    await expectSqlError(ctx.db.q("select realtime_log_event('Not A Type')"), "23514", /realtime_events_type_check/);
+  });
+});
+
+describe("replay", () => {
+  it("returns the messages after an offset, oldest first, with latestId and no gap", async () => {
+    const u = uid("u");
+    const room = await roomWith(u);
+    const ids = [];
+    for (let i = 0; i < 4; i++) ids.push(await send(room, u, `m${i}`, i));
+    await ctx.db.q("select realtime_log_event('join', $1, $2)", [u, room]); // not a message: not replayed
+
+    const r = await since(room, u, ids[1]);
+
+    expect(r.gap).toBe(false);
+    expect(r.latestId).toBe(ids[3]);
+    expect(r.events.map((e: any) => e.content)).toEqual(["m2", "m3"]);
+    expect(r.events[0]).toMatchObject({ id: ids[2], roomName: room, userId: u, threadId: null });
+    expect(new Date(r.events[0].timestamp)).toEqual(date(2));
+    expect((await since(room, u, ids[3])).events).toEqual([]);
+  });
+
+  it("reports a gap with the newest limit messages when more than limit are missing", async () => {
+    const u = uid("u");
+    const room = await roomWith(u);
+    for (let i = 0; i < 5; i++) await send(room, u, `m${i}`, i);
+
+    const r = await since(room, u, 0, 3);
+    const exact = await since(room, u, 0, 5);
+
+    expect(r.gap).toBe(true);
+    expect(r.events.map((e: any) => e.content)).toEqual(["m2", "m3", "m4"]);
+    expect(exact.gap).toBe(false);
+    expect(exact.events).toHaveLength(5);
+  });
+
+  it("reports a gap after pruning removed events past the client's offset", async () => {
+    // Setup: old messages at T0, new ones a day later.
+    const u = uid("u");
+    const room = await roomWith(u);
+    const old1 = await send(room, u, "old1", -2 * 86400);
+    await send(room, u, "old2", -2 * 86400);
+    const fresh = await send(room, u, "fresh", 0);
+
+    // Action: prune everything older than a day.
+    const pruned = Number(await ctx.db.v("select realtime_prune_events(interval '1 day', $1) as v", [at(0)]));
+
+    // Assertions
+    expect(pruned).toBeGreaterThanOrEqual(2);
+    expect(await ctx.db.v("select count(*)::int as v from realtime_events where room_name = $1", [room])).toBe(1);
+    const stale = await since(room, u, old1);
+    expect(stale.gap).toBe(true);
+    expect(stale.events.map((e: any) => e.content)).toEqual(["fresh"]);
+    expect(await since(room, u, fresh - 1)).toMatchObject({ gap: false });
+    expect(Number(await ctx.db.v("select realtime_prune_events(interval '1 day', $1) as v", [at(0)]))).toBe(0);
+  });
+
+  it("lets members and anonymous readers of public rooms replay; refuses the others", async () => {
+    const u = uid("u");
+    const pub = await roomWith(u);
+    const priv = uid("private");
+    await ctx.db.q("select realtime_create_room($1, 'group', 'private')", [priv]);
+    await ctx.db.q("select realtime_add_member($1, $2)", [priv, u]);
+    await send(priv, u, "secret", 0);
+
+    expect((await since(pub, null, 0, 10, true)).gap).toBeDefined();
+    expect((await since(priv, u, 0)).events.map((e: any) => e.content)).toEqual(["secret"]);
+    await expectSqlError(since(priv, uid("stranger"), 0), "RT403", /not a member/);
+    await expectSqlError(since(priv, null, 0, 10, true), "RT403", /anonymous/);
+    await expectSqlError(since(pub, uid("stranger"), 0), "RT403");
+    await expectSqlError(since(uid("nowhere"), u, 0), "RT404");
+  });
+
+  it("refuses a negative offset, a bad limit and a negative retention (RT400)", async () => {
+    const u = uid("u");
+    const room = await roomWith(u);
+    await expectSqlError(since(room, u, -1), "RT400", /since/);
+    await expectSqlError(since(room, u, 0, 0), "RT400", /limit/);
+    await expectSqlError(since(room, u, 0, 1001), "RT400", /limit/);
+    await expectSqlError(ctx.db.q("select realtime_prune_events(interval '-1 day')"), "RT400", /retention/);
+  });
+});
