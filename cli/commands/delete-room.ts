@@ -1,0 +1,23 @@
+import { Args } from "@oclif/core";
+import { RealtimeCommand } from "../lib/base.js";
+import { withDb } from "../lib/database.js";
+
+export default class DeleteRoom extends RealtimeCommand {
+  static summary = "Delete a room and its memberships.";
+  static description =
+    "Calls realtime_delete_room(): the room, its memberships and typing indicators go; connected members are told they left. Its messages stay in the event log until pruned.";
+  static examples = ["<%= config.bin %> <%= command.id %> general"];
+  static enableJsonFlag = true;
+  static args = {
+    name: Args.string({ description: "room name", required: true }),
+  };
+
+  async run(): Promise<{ name: string; deleted: boolean }> {
+    const { args } = await this.parse(DeleteRoom);
+    const deleted = await withDb(this.settings, (db) =>
+      db.value<boolean>("delete_room", "select realtime_delete_room($1) as v", [args.name]),
+    );
+    this.log(`Deleted room ${args.name}.`);
+    return { name: args.name, deleted };
+  }
+}

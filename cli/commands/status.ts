@@ -1,0 +1,78 @@
+import { RealtimeCommand } from "../lib/base.js";
+import {
+  checkDatabase,
+  checkRedisConfigured,
+  checkServer,
+  configSummary,
+  type DatabaseCheck,
+  type RedisStatus,
+  type ServerCheck,
+} from "../lib/checks.js";
+import { formatDuration } from "../lib/duration.js";
+
+export interface StatusJson {
+  config: Record<string, string>;
+  database: DatabaseCheck;
+  redis: RedisStatus;
+  server: ServerCheck;
+}
+
+function serverLine(server: ServerCheck): string {
+  if (!server.running) return `not running (nothing answers ${server.url}/health)`;
+  const parts: string[] = [];
+  parts.push(server.pid !== null ? `running, pid ${server.pid}` : "running (no pid file: started elsewhere)");
+  if (server.health) {
+    const body = server.health.body ?? {};
+    const state = server.health.status === 200 ? "healthy" : `unhealthy (HTTP ${server.health.status})`;
+    parts.push(`${server.url} ${state}`);
+    if (typeof body.connections === "number") parts.push(`${body.connections} connections`);
+    else if (body.connections && typeof body.connections === "object" && "total" in body.connections) {
+      parts.push(`${(body.connections as { total: unknown }).total} connections`);
+    }
+    if (typeof body.uptime === "number") parts.push(`up ${formatDuration(Math.round(body.uptime * 1000))}`);
+  } else {
+    parts.push(`${server.url}/health does not answer (${server.error})`);
+  }
+  return parts.join(", ");
+}
+
+export default class Status extends RealtimeCommand {
+  static summary = "Show configuration, database, Redis and server status.";
+  static description =
+    "Prints the configuration (secrets masked), whether the database and Redis are reachable, the schema version, and whether a server is running (pid file and GET /health on REALTIME_PORT).";
+  static examples = ["<%= config.bin %> <%= command.id %>", "<%= config.bin %> <%= command.id %> --json"];
+  static enableJsonFlag = true;
+
+  async run(): Promise<StatusJson> {
+    await this.parse(Status);
+    const config = this.settings;
+    const [database, redis, server] = await Promise.all([
+      checkDatabase(config),
+      checkRedisConfigured(config),
+      checkServer(config),
+    ]);
+    const summary = configSummary(config);
+
+    const width = Math.max(...Object.keys(summary).map((k) => k.length)) + 2;
+    this.log("Configuration");
+    for (const [key, value] of Object.entries(summary)) this.log(`  ${key.padEnd(width)}${value}`);
+    this.log("");
+    let dbLine: string;
+    if (database.reachable) {
+      dbLine = `reachable, ${database.server}, schema ${database.schemaVersion ?? "not installed (run npx realtime init)"}`;
+      if (database.embedded) dbLine += ` (embedded at ${database.url})`;
+    } else {
+      dbLine = database.error ?? "unreachable";
+    }
+    const redisLine = !redis.configured
+      ? "not configured"
+      : redis.ok
+        ? `reachable, ${redis.detail} at ${redis.url}`
+        : `unreachable at ${redis.url} (${redis.detail})`;
+    const labelWidth = 10;
+    this.log(`${"Database".padEnd(labelWidth)}${dbLine}`);
+    this.log(`${"Redis".padEnd(labelWidth)}${redisLine}`);
+    this.log(`${"Server".padEnd(labelWidth)}${serverLine(server)}`);
+    return { config: summary, database, redis, server };
+  }
+}

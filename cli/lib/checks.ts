@@ -1,0 +1,118 @@
+// Checks shared by init and status: configuration summary (secrets masked), database, Redis, server.
+import type { Config } from "../../relay/config.js";
+import { runningEmbedded } from "./database.js";
+import { formatDuration } from "./duration.js";
+import { describeDbError, type DbTarget } from "./errors.js";
+import { maskSecret, maskUrl } from "./mask.js";
+import { checkRedis, type RedisCheck } from "./redis.js";
+import { baseUrl, livePid, pidFile, probeHealth } from "./server.js";
+
+export function describeJwt(config: Readonly<Config>): string {
+  const algs = config.jwtAlgorithms.join(", ");
+  if (config.jwtPublicKey) return `${algs} with a public key`;
+  if (config.jwtSecret) return `${algs}, REALTIME_JWT_SECRET ${maskSecret(config.jwtSecret)}`;
+  if (!config.databaseUrl) return "development secret in the data directory (embedded mode, no REALTIME_JWT_SECRET)";
+  if (config.allowAnonymous) return "no secret or key: anonymous read-only connections only";
+  return "not configured: set REALTIME_JWT_SECRET (the server refuses to start without it)";
+}
+
+/** The configuration as rows of [label, value], nothing secret in them. */
+export function configSummary(config: Readonly<Config>): Record<string, string> {
+  return {
+    database: config.databaseUrl
+      ? maskUrl(config.databaseUrl)
+      : `embedded PostgreSQL (port ${config.embeddedPort}, data in ${config.dataDir})`,
+    redis: config.redisUrl ? maskUrl(config.redisUrl) : "not set (single node, in-memory adapter)",
+    listen: `${config.host}:${config.port}`,
+    jwt: describeJwt(config),
+    anonymous: config.allowAnonymous ? "allowed (read-only)" : "not allowed",
+    cors: config.corsOrigins ? config.corsOrigins.join(", ") : "same-origin only",
+    presence: config.enablePresence ? `enabled (heartbeat ${formatDuration(config.presenceHeartbeatMs)})` : "disabled",
+    typing: config.enableTyping ? `enabled (timeout ${formatDuration(config.typingTimeoutMs)})` : "disabled",
+    "event log": config.logEvents
+      ? `${config.logEventTypes.join(", ")} (kept ${formatDuration(config.eventRetentionMs)})`
+      : "disabled",
+    "max connections": String(config.maxConnections),
+    "data dir": config.dataDir,
+  };
+}
+
+export interface DatabaseCheck {
+  url: string | null;
+  embedded: boolean;
+  reachable: boolean;
+  running?: boolean;
+  server?: string;
+  schemaVersion?: string | null;
+  error?: string;
+}
+
+export async function checkDatabase(config: Readonly<Config>): Promise<DatabaseCheck> {
+  let target: DbTarget;
+  if (config.databaseUrl) {
+    target = { url: config.databaseUrl, embedded: false };
+  } else {
+    const url = await runningEmbedded(config);
+    if (!url) {
+      return { url: null, embedded: true, reachable: false, running: false, error: "embedded database not running (it starts with the server)" };
+    }
+    target = { url, embedded: true };
+  }
+  const result: DatabaseCheck = { url: maskUrl(target.url), embedded: target.embedded, reachable: false };
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString: target.url, connectionTimeoutMillis: 5000, application_name: "realtime-cli" });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ version: string }>("select current_setting('server_version') as version");
+    result.reachable = true;
+    result.server = `PostgreSQL ${rows[0].version}`;
+    try {
+      const v = await client.query<{ filename: string }>(
+        "select filename from graphile_migrate.migrations order by date desc, filename desc limit 1",
+      );
+      result.schemaVersion = v.rows[0]?.filename ?? null;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== "42P01" && code !== "3F000") throw err;
+      result.schemaVersion = null;
+    }
+  } catch (err) {
+    result.error = describeDbError(err, target).message;
+  } finally {
+    await client.end().catch(() => {});
+  }
+  return result;
+}
+
+export interface RedisStatus extends Partial<RedisCheck> {
+  configured: boolean;
+}
+
+export async function checkRedisConfigured(config: Readonly<Config>): Promise<RedisStatus> {
+  if (!config.redisUrl) return { configured: false };
+  return { configured: true, ...(await checkRedis(config.redisUrl)) };
+}
+
+export interface ServerCheck {
+  running: boolean;
+  pid: number | null;
+  pidFile: string;
+  url: string;
+  health: { status: number; body?: Record<string, unknown> } | null;
+  error?: string;
+}
+
+export async function checkServer(config: Readonly<Config>): Promise<ServerCheck> {
+  const pid = livePid(config) ?? null;
+  const url = baseUrl(config);
+  const probe = await probeHealth(`${url}/health`, 1500);
+  return {
+    running: pid !== null || probe.answered,
+    pid,
+    pidFile: pidFile(config),
+    url,
+    health: probe.answered ? { status: probe.status!, body: probe.body } : null,
+    ...(probe.answered ? {} : { error: probe.error }),
+  };
+}
