@@ -69,6 +69,8 @@ export interface Config {
   dataDir: string;
   embeddedPort: number;
   demo: boolean;
+  /** Let the demo page mint tokens with REALTIME_JWT_SECRET (development only). */
+  demoTokens: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -232,6 +234,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     dataDir: defaultDataDir(env),
     embeddedPort: int(env, "REALTIME_EMBEDDED_PG_PORT", 54329, 1, 65535),
     demo: bool(env, "REALTIME_DEMO", env.NODE_ENV !== "production"),
+    demoTokens: bool(env, "REALTIME_DEMO_TOKENS", false),
   };
   return Object.freeze(config);
 }

@@ -23,6 +23,8 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 
 export async function handleHttp(relay: Relay, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://localhost");
+
+  if (relay.config.demo && (await serveDemo(relay, url, req, res))) return;
   if (req.method !== "GET" && req.method !== "HEAD") {
     json(res, 405, { error: { code: "BAD_REQUEST", message: "only GET is served here" } });
     return;
@@ -56,8 +58,6 @@ export async function handleHttp(relay: Relay, req: http.IncomingMessage, res: h
     }
     return;
   }
-
-  if (relay.config.demo && (await serveDemo(relay, url, res))) return;
 
   json(res, 404, { error: { code: "NOT_FOUND", message: `no route ${url.pathname}` } });
 }

@@ -1,5 +1,6 @@
 // Starts a relay the way `realtime server start` and `npm start` do: configuration from the
 // environment (and .env), the embedded PostgreSQL when DATABASE_URL is absent, migrations, serve.
+import pg from "pg";
 import { assertAuthConfigured, loadConfig, loadDotEnv, type Config } from "./config.js";
 import { createLogger } from "./logger.js";
 import { migrateDatabase } from "./migrate.js";
@@ -25,6 +26,19 @@ function maskUrl(url: string): string {
     return u.toString();
   } catch {
     return "(invalid url)";
+  }
+}
+
+/** A fresh embedded database gets a public `general` channel, so the demo page works at once. */
+async function seedDemoRoom(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(
+      "select realtime_create_room('general', 'channel', 'public') where not exists (select 1 from realtime_rooms where name = 'general')",
+    );
+  } finally {
+    await client.end();
   }
 }
 
@@ -61,6 +75,7 @@ export async function runServer(options: RunServerOptions = {}): Promise<Running
   try {
     const migrated = await migrateDatabase(databaseUrl, (message) => log.debug({ scope: "migrate" }, message));
     log.info({ database: maskUrl(databaseUrl), schemaVersion: migrated.schemaVersion, createdDatabase: migrated.createdDatabase }, "database ready");
+    if (stopEmbedded) await seedDemoRoom(databaseUrl);
     relay = new Relay({ config, databaseUrl, logger: log, devJwtSecret });
     await relay.start();
   } catch (err) {

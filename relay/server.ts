@@ -58,6 +58,8 @@ export class Relay {
   private stopping = false;
   private tickRunning = false;
   redisReady = false;
+  /** The HS256 secret the demo page may mint tokens with, when allowed (see demo.ts). */
+  readonly demoTokenSecret: string | undefined;
 
   constructor(private readonly options: RelayOptions) {
     this.config = options.config;
@@ -69,6 +71,13 @@ export class Relay {
         ? { ...this.config, jwtSecret: options.devJwtSecret, jwtAlgorithms: ["HS256"] }
         : this.config,
     );
+    this.demoTokenSecret = !this.config.demo
+      ? undefined
+      : options.devJwtSecret && !this.config.jwtSecret && !this.config.jwtPublicKey
+        ? options.devJwtSecret
+        : this.config.demoTokens && this.config.jwtSecret
+          ? this.config.jwtSecret
+          : undefined;
     this.eventLog = new EventLog(this.db, this.config.logEventTypes, this.config.logEvents, this.metrics, this.log);
     this.listener = new Listener(
       options.databaseUrl,
