@@ -1,0 +1,2000 @@
+--
+-- PostgreSQL database dump
+--
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: pgcrypto; Type: EXTENSION; Schema: -; Owner: -
+--
+
+CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA public;
+
+--
+-- Name: EXTENSION pgcrypto; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON EXTENSION pgcrypto IS 'cryptographic functions';
+
+--
+-- Name: disconnect_stale_connections(timestamp with time zone, interval, interval); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.disconnect_stale_connections(p_now timestamp with time zone DEFAULT now(), p_node_timeout interval DEFAULT '00:01:30'::interval, p_activity_timeout interval DEFAULT '00:05:00'::interval) RETURNS TABLE(socket_id text, user_id text, node_id text, reason text)
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_user text;
+begin
+  if not pg_try_advisory_xact_lock(hashtext('realtime.disconnect_stale_connections')) then
+    return;
+  end if;
+
+  return query
+  select * from realtime_close_connections(
+    array(
+      select c.id from realtime_connections c
+      left join realtime_nodes n on n.id = c.node_id
+      where c.disconnected_at is null
+        and c.node_id is not null
+        and (n.id is null or n.stopped_at is not null or n.last_heartbeat < p_now - p_node_timeout)
+    ), 'node dead', p_now);
+
+  return query
+  select * from realtime_close_connections(
+    array(
+      select c.id from realtime_connections c
+      where c.disconnected_at is null and c.last_activity < p_now - p_activity_timeout
+    ), 'inactive', p_now);
+
+  for v_user in
+    select p.user_id from realtime_presence p
+    where p.status <> 'offline' and p.offline_at is null
+      and not exists (select 1 from realtime_connections c where c.user_id = p.user_id and c.disconnected_at is null)
+  loop
+    perform realtime_refresh_presence(v_user, p_now);
+  end loop;
+
+  -- Closed connection rows are history: keep a day of it.
+  delete from realtime_connections c where c.disconnected_at < p_now - interval '1 day';
+end;
+$$;
+
+--
+-- Name: FUNCTION disconnect_stale_connections(p_now timestamp with time zone, p_node_timeout interval, p_activity_timeout interval); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.disconnect_stale_connections(p_now timestamp with time zone, p_node_timeout interval, p_activity_timeout interval) IS 'Closes connections of dead relays (no heartbeat for p_node_timeout) or idle past p_activity_timeout, fixes presence, clears typing; returns the closed sockets. Concurrent callers: one does the work.';
+
+--
+-- Name: realtime_add_member(text, text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_add_member(p_room_name text, p_user_id text, p_role text DEFAULT 'member'::text, p_now timestamp with time zone DEFAULT now()) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_room realtime_rooms := realtime_find_room(p_room_name);
+  v_added boolean;
+begin
+  if p_user_id is null or char_length(p_user_id) not between 1 and 255 then
+    raise exception 'user id must be 1 to 255 characters' using errcode = 'RT400';
+  end if;
+  if p_role is null or p_role not in ('owner', 'admin', 'member') then
+    raise exception 'member role must be owner, admin or member (got %)', coalesce(p_role, 'null') using errcode = 'RT400';
+  end if;
+  if v_room.type = 'dm' and p_user_id not in (v_room.dm_user_a, v_room.dm_user_b) then
+    raise exception 'a dm room has exactly its two users' using errcode = 'RT403';
+  end if;
+  insert into realtime_room_members (room_id, user_id, role, joined_at)
+  values (v_room.id, p_user_id, p_role, p_now)
+  on conflict (room_id, user_id) where left_at is null do nothing;
+  v_added := found;
+  if v_added then
+    perform realtime_notify('member', jsonb_build_object('op', 'joined', 'room', v_room.name, 'userId', p_user_id));
+  end if;
+  return v_added;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_add_member(p_room_name text, p_user_id text, p_role text, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_add_member(p_room_name text, p_user_id text, p_role text, p_now timestamp with time zone) IS 'Adds a user to a room (role owner, admin or member); returns false when already a member. Announces the join.';
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: realtime_rooms; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.realtime_rooms (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name character varying(255) NOT NULL,
+    type character varying(50) DEFAULT 'channel'::character varying NOT NULL,
+    visibility character varying(50) DEFAULT 'public'::character varying NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_by character varying(255),
+    dm_user_a character varying(255),
+    dm_user_b character varying(255),
+    CONSTRAINT realtime_rooms_dm_pair CHECK (((((type)::text = 'dm'::text) = ((dm_user_a IS NOT NULL) AND (dm_user_b IS NOT NULL))) AND ((dm_user_a IS NULL) OR ((dm_user_a)::text < (dm_user_b)::text)) AND (((type)::text <> 'dm'::text) OR ((visibility)::text = 'private'::text)))),
+    CONSTRAINT realtime_rooms_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT realtime_rooms_name_format CHECK (((char_length((name)::text) >= 1) AND ((name)::text !~ '[[:cntrl:]]'::text) AND ((name)::text = btrim((name)::text)))),
+    CONSTRAINT realtime_rooms_type_check CHECK (((type)::text = ANY ((ARRAY['channel'::character varying, 'dm'::character varying, 'group'::character varying, 'broadcast'::character varying])::text[]))),
+    CONSTRAINT realtime_rooms_visibility_check CHECK (((visibility)::text = ANY ((ARRAY['public'::character varying, 'private'::character varying])::text[])))
+);
+
+--
+-- Name: TABLE realtime_rooms; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.realtime_rooms IS 'Rooms: channel, dm (one per pair of users), group, broadcast; public or private.';
+
+--
+-- Name: realtime_assert_can_send(public.realtime_rooms, text, text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_assert_can_send(p_room public.realtime_rooms, p_user_id text, p_roles text[] DEFAULT '{}'::text[]) RETURNS void
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_role text;
+begin
+  select role into v_role from realtime_room_members
+  where room_id = p_room.id and user_id = p_user_id and left_at is null;
+  if v_role is null then
+    raise exception 'you are not a member of room %', p_room.name using errcode = 'RT403';
+  end if;
+  if p_room.type = 'broadcast'
+     and v_role not in ('owner', 'admin')
+     and not coalesce(p_room.metadata -> 'senders' ? p_user_id, false)
+     and not exists (
+       select 1 from jsonb_array_elements_text(
+         case when jsonb_typeof(p_room.metadata -> 'senderRoles') = 'array' then p_room.metadata -> 'senderRoles' else '[]' end
+       ) as r(role)
+       where r.role = any (coalesce(p_roles, '{}'))
+     ) then
+    raise exception 'only permitted senders may send in broadcast room %', p_room.name using errcode = 'RT403';
+  end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_assert_can_send(p_room public.realtime_rooms, p_user_id text, p_roles text[]); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_assert_can_send(p_room public.realtime_rooms, p_user_id text, p_roles text[]) IS 'Raises RT403 unless the user is an active member allowed to send (broadcast rooms: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
+
+--
+-- Name: realtime_assert_member(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_assert_member(p_room_name text, p_user_id text) RETURNS uuid
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_room_id uuid;
+  v_member boolean;
+begin
+  select r.id, exists (
+    select 1 from realtime_room_members m where m.room_id = r.id and m.user_id = p_user_id and m.left_at is null
+  ) into v_room_id, v_member
+  from realtime_rooms r where r.name = p_room_name;
+  if v_room_id is null then
+    raise exception 'room % does not exist', p_room_name using errcode = 'RT404';
+  end if;
+  if not v_member then
+    raise exception 'user is not a member of room %', p_room_name using errcode = 'RT403';
+  end if;
+  return v_room_id;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_assert_member(p_room_name text, p_user_id text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_assert_member(p_room_name text, p_user_id text) IS 'Returns the room id when the user is an active member; raises RT404 (no room) or RT403 (not a member).';
+
+--
+-- Name: realtime_broadcast(text, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_broadcast(p_room_name text, p_event text, p_payload jsonb DEFAULT '{}'::jsonb) RETURNS boolean
+    LANGUAGE sql
+    AS $$
+  select realtime_send_to('room', p_room_name, p_event, p_payload);
+$$;
+
+--
+-- Name: FUNCTION realtime_broadcast(p_room_name text, p_event text, p_payload jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_broadcast(p_room_name text, p_event text, p_payload jsonb) IS 'Emits event p_event with p_payload to every socket in the room when the transaction commits. Never raises: returns false with a WARNING instead.';
+
+--
+-- Name: realtime_broadcast_user(text, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_broadcast_user(p_user_id text, p_event text, p_payload jsonb DEFAULT '{}'::jsonb) RETURNS boolean
+    LANGUAGE sql
+    AS $$
+  select realtime_send_to('user', p_user_id, p_event, p_payload);
+$$;
+
+--
+-- Name: FUNCTION realtime_broadcast_user(p_user_id text, p_event text, p_payload jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_broadcast_user(p_user_id text, p_event text, p_payload jsonb) IS 'Emits event p_event with p_payload to every socket of a user when the transaction commits. Never raises.';
+
+--
+-- Name: realtime_check_custom_status(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_check_custom_status(p_custom jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_expires timestamptz;
+begin
+  if p_custom is null or p_custom = 'null'::jsonb or p_custom = '{}'::jsonb then
+    return null;
+  end if;
+  if jsonb_typeof(p_custom) <> 'object' or (p_custom - 'text' - 'emoji' - 'expiresAt') <> '{}'::jsonb then
+    raise exception 'custom status must be an object with text, emoji and expiresAt only' using errcode = 'RT400';
+  end if;
+  if coalesce(jsonb_typeof(p_custom -> 'text'), 'string') <> 'string'
+     or coalesce(jsonb_typeof(p_custom -> 'emoji'), 'string') <> 'string'
+     or coalesce(jsonb_typeof(p_custom -> 'expiresAt'), 'string') <> 'string' then
+    raise exception 'custom status text, emoji and expiresAt must be strings' using errcode = 'RT400';
+  end if;
+  if char_length(coalesce(p_custom ->> 'text', '')) > 128 then
+    raise exception 'custom status text is longer than 128 characters' using errcode = 'RT400';
+  end if;
+  if char_length(coalesce(p_custom ->> 'emoji', '')) > 32 then
+    raise exception 'custom status emoji is longer than 32 characters' using errcode = 'RT400';
+  end if;
+  if p_custom ? 'expiresAt' then
+    begin
+      v_expires := (p_custom ->> 'expiresAt')::timestamptz;
+    exception when others then
+      raise exception 'custom status expiresAt is not a timestamp' using errcode = 'RT400';
+    end;
+    if not isfinite(v_expires) then
+      raise exception 'custom status expiresAt must be a finite timestamp' using errcode = 'RT400';
+    end if;
+    p_custom := jsonb_set(p_custom, '{expiresAt}',
+      to_jsonb(to_char(v_expires at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')));
+  end if;
+  return p_custom;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_check_custom_status(p_custom jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_check_custom_status(p_custom jsonb) IS 'Validates a custom status {text, emoji, expiresAt} (RT400 otherwise); returns it with expiresAt in ISO 8601 UTC, or null for null/{}.';
+
+--
+-- Name: realtime_clear_typing_of_sockets(text[], timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_clear_typing_of_sockets(p_socket_ids text[], p_now timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_count integer;
+begin
+  with cleared as (
+    delete from realtime_typing t where t.socket_id = any (p_socket_ids)
+    returning t.room_name, t.thread_id, t.expires_at > p_now as live
+  ), changed as (
+    select distinct c.room_name::text as room_name, c.thread_id::text as thread_id from cleared c where c.live
+  )
+  select count(*) into v_count from changed c, lateral realtime_notify_typing(c.room_name, c.thread_id, p_now);
+  return v_count;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_clear_typing_of_sockets(p_socket_ids text[], p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_clear_typing_of_sockets(p_socket_ids text[], p_now timestamp with time zone) IS 'Clears typing indicators set by the given sockets; returns how many rooms/threads changed.';
+
+--
+-- Name: realtime_close_connection(text, timestamp with time zone, interval, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_close_connection(p_socket_id text, p_now timestamp with time zone DEFAULT now(), p_grace interval DEFAULT '00:00:00'::interval, p_reason text DEFAULT 'disconnect'::text) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+begin
+  return exists (
+    select 1 from realtime_close_connections(
+      array(select id from realtime_connections where socket_id = p_socket_id and disconnected_at is null),
+      p_reason, p_now, p_grace)
+  );
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_close_connection(p_socket_id text, p_now timestamp with time zone, p_grace interval, p_reason text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_close_connection(p_socket_id text, p_now timestamp with time zone, p_grace interval, p_reason text) IS 'Closes the open connection of a socket, clears its typing, and takes the user offline after the grace period when it was their last connection. Returns false when no such connection was open.';
+
+--
+-- Name: realtime_close_connections(uuid[], text, timestamp with time zone, interval); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_close_connections(p_connection_ids uuid[], p_reason text, p_now timestamp with time zone DEFAULT now(), p_grace interval DEFAULT '00:00:00'::interval) RETURNS TABLE(socket_id text, user_id text, node_id text, reason text)
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_sockets text[];
+  v_users text[];
+  v_nodes text[];
+  v_user text;
+begin
+  with closed as (
+    update realtime_connections c
+    set disconnected_at = p_now, close_reason = p_reason
+    where c.id = any (p_connection_ids) and c.disconnected_at is null
+    returning c.socket_id, c.user_id, c.node_id
+  )
+  select array_agg(closed.socket_id), array_agg(closed.user_id), array_agg(closed.node_id)
+    into v_sockets, v_users, v_nodes
+  from closed;
+
+  if v_sockets is null then
+    return;
+  end if;
+
+  perform realtime_clear_typing_of_sockets(v_sockets, p_now);
+
+  for v_user in select distinct u from unnest(v_users) as u where u is not null loop
+    perform realtime_refresh_presence(v_user, p_now, p_grace);
+  end loop;
+
+  return query select s.socket_id, s.user_id, s.node_id, p_reason
+    from unnest(v_sockets, v_users, v_nodes) as s(socket_id, user_id, node_id);
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_close_connections(p_connection_ids uuid[], p_reason text, p_now timestamp with time zone, p_grace interval); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_close_connections(p_connection_ids uuid[], p_reason text, p_now timestamp with time zone, p_grace interval) IS 'Closes the given open connections, clears their typing and fixes their users'' presence; returns what it closed.';
+
+--
+-- Name: realtime_close_node_connections(text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_close_node_connections(p_node_id text, p_reason text DEFAULT 'node stopped'::text, p_now timestamp with time zone DEFAULT now()) RETURNS TABLE(socket_id text, user_id text, node_id text, reason text)
+    LANGUAGE sql
+    AS $$
+  select * from realtime_close_connections(
+    array(select id from realtime_connections where realtime_connections.node_id = p_node_id and disconnected_at is null),
+    p_reason, p_now);
+$$;
+
+--
+-- Name: FUNCTION realtime_close_node_connections(p_node_id text, p_reason text, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_close_node_connections(p_node_id text, p_reason text, p_now timestamp with time zone) IS 'Closes every open connection recorded under a relay node (graceful stop or restart).';
+
+--
+-- Name: realtime_create_room(text, text, text, jsonb, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_create_room(p_name text, p_type text DEFAULT 'channel'::text, p_visibility text DEFAULT 'public'::text, p_metadata jsonb DEFAULT '{}'::jsonb, p_created_by text DEFAULT NULL::text, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_room realtime_rooms;
+begin
+  if p_name is null or char_length(p_name) not between 1 and 255 or p_name ~ '[[:cntrl:]]' or p_name <> btrim(p_name) then
+    raise exception 'room name must be 1 to 255 characters without control characters or surrounding spaces'
+      using errcode = 'RT400';
+  end if;
+  if p_type is null or p_type not in ('channel', 'group', 'broadcast', 'dm') then
+    raise exception 'room type must be one of channel, dm, group, broadcast (got %)', coalesce(p_type, 'null')
+      using errcode = 'RT400';
+  end if;
+  if p_type = 'dm' then
+    raise exception 'dm rooms are opened with realtime_open_dm(user_a, user_b)' using errcode = 'RT400';
+  end if;
+  -- The dm: prefix names direct conversations (realtime_open_dm); a channel called dm:alice:bob
+  -- would pose as one and take the name the real dm needs.
+  if p_name like 'dm:%' then
+    raise exception 'room names starting with dm: are reserved for direct conversations' using errcode = 'RT400';
+  end if;
+  if p_visibility is null or p_visibility not in ('public', 'private') then
+    raise exception 'room visibility must be public or private (got %)', coalesce(p_visibility, 'null')
+      using errcode = 'RT400';
+  end if;
+  if p_metadata is not null and jsonb_typeof(p_metadata) <> 'object' then
+    raise exception 'room metadata must be a JSON object' using errcode = 'RT400';
+  end if;
+  insert into realtime_rooms (name, type, visibility, metadata, created_by, created_at)
+  values (p_name, p_type, p_visibility, coalesce(p_metadata, '{}'), p_created_by, p_now)
+  on conflict (name) do nothing
+  returning * into v_room;
+  if v_room.id is null then
+    raise exception 'room % already exists', p_name using errcode = 'RT409';
+  end if;
+  if p_created_by is not null then
+    perform realtime_add_member(p_name, p_created_by, 'owner', p_now);
+  end if;
+  return realtime_room_json(v_room);
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_create_room(p_name text, p_type text, p_visibility text, p_metadata jsonb, p_created_by text, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_create_room(p_name text, p_type text, p_visibility text, p_metadata jsonb, p_created_by text, p_now timestamp with time zone) IS 'Creates a channel, group or broadcast room (RT409 if the name is taken); the creator, when given, becomes its owner.';
+
+--
+-- Name: realtime_delete_room(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_delete_room(p_name text) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_room realtime_rooms := realtime_find_room(p_name);
+  v_user text;
+begin
+  for v_user in select user_id from realtime_room_members where room_id = v_room.id and left_at is null loop
+    perform realtime_notify('member', jsonb_build_object('op', 'left', 'room', v_room.name, 'userId', v_user));
+  end loop;
+  delete from realtime_typing where room_name = v_room.name;
+  delete from realtime_rooms where id = v_room.id;
+  return true;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_delete_room(p_name text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_delete_room(p_name text) IS 'Deletes a room with its memberships; members are told they left.';
+
+--
+-- Name: realtime_expire_typing(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_expire_typing(p_now timestamp with time zone DEFAULT now()) RETURNS TABLE(room_name text, thread_id text)
+    LANGUAGE plpgsql
+    AS $$
+begin
+  if not pg_try_advisory_xact_lock(hashtext('realtime.expire_typing')) then
+    return;
+  end if;
+  return query
+  with expired as (
+    delete from realtime_typing t where t.expires_at <= p_now
+    returning t.room_name, t.thread_id
+  ), changed as (
+    select distinct e.room_name::text as room_name, e.thread_id::text as thread_id from expired e
+  )
+  select c.room_name, c.thread_id from changed c, lateral realtime_notify_typing(c.room_name, c.thread_id, p_now);
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_expire_typing(p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_expire_typing(p_now timestamp with time zone) IS 'Removes expired typing indicators and announces the rooms/threads that changed.';
+
+--
+-- Name: realtime_find_room(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_find_room(p_room_name text) RETURNS public.realtime_rooms
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_room realtime_rooms;
+begin
+  select * into v_room from realtime_rooms where name = p_room_name;
+  if v_room.id is null then
+    raise exception 'room % does not exist', p_room_name using errcode = 'RT404';
+  end if;
+  return v_room;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_find_room(p_room_name text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_find_room(p_room_name text) IS 'The room of that name; raises RT404 when there is none.';
+
+--
+-- Name: realtime_get_presence(text[], timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_get_presence(p_user_ids text[], p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  if p_user_ids is null or coalesce(array_length(p_user_ids, 1), 0) > 100 then
+    raise exception 'between 0 and 100 user ids are allowed' using errcode = 'RT400';
+  end if;
+  return coalesce((
+    -- A user with no row is offline. (Not coalesce(realtime_presence_json(p), ...): on a missing
+    -- row that gives an object of nulls, not null.)
+    select jsonb_agg(
+      case
+        when p.user_id is null
+          then jsonb_build_object('userId', u.user_id, 'status', 'offline', 'customStatus', null, 'lastSeen', null)
+        else realtime_presence_json(p, p_now)
+      end order by u.ord)
+    from unnest(p_user_ids) with ordinality as u(user_id, ord)
+    left join realtime_presence p on p.user_id = u.user_id
+  ), '[]'::jsonb);
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_get_presence(p_user_ids text[], p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_get_presence(p_user_ids text[], p_now timestamp with time zone) IS 'Presence of up to 100 users, in the order given.';
+
+--
+-- Name: realtime_join_room(text, text, boolean, boolean, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_join_room(p_room_name text, p_user_id text, p_anonymous boolean DEFAULT false, p_auto_create boolean DEFAULT false, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_room realtime_rooms;
+  v_member boolean;
+  v_joined boolean := false;
+begin
+  select * into v_room from realtime_rooms where name = p_room_name;
+  if v_room.id is null then
+    if p_auto_create and not p_anonymous and p_room_name !~ '^dm:' then
+      begin
+        perform realtime_create_room(p_room_name, 'channel', 'public', '{}', null, p_now);
+      exception when sqlstate 'RT409' then
+        null; -- a concurrent join created it first: join that room
+      end;
+      select * into v_room from realtime_rooms where name = p_room_name;
+    else
+      raise exception 'room % does not exist', p_room_name using errcode = 'RT404';
+    end if;
+  end if;
+
+  if p_anonymous then
+    if v_room.visibility <> 'public' or v_room.type = 'dm' then
+      raise exception 'anonymous users may only join public rooms' using errcode = 'RT403';
+    end if;
+  else
+    v_member := exists (
+      select 1 from realtime_room_members where room_id = v_room.id and user_id = p_user_id and left_at is null
+    );
+    if not v_member then
+      if v_room.type = 'dm' then
+        if p_user_id not in (v_room.dm_user_a, v_room.dm_user_b) then
+          raise exception 'room % is a direct conversation of two other users', p_room_name using errcode = 'RT403';
+        end if;
+      elsif v_room.visibility = 'private' then
+        raise exception 'room % is private and you are not a member', p_room_name using errcode = 'RT403';
+      end if;
+      v_joined := realtime_add_member(v_room.name, p_user_id, 'member', p_now);
+    end if;
+  end if;
+
+  return jsonb_build_object(
+    'room', realtime_room_json(v_room),
+    'joined', v_joined,
+    'members', realtime_room_members_json(v_room, p_now),
+    'memberCount', (select count(*) from realtime_room_members where room_id = v_room.id and left_at is null),
+    'typing', coalesce((
+      select jsonb_agg(jsonb_build_object('userId', t.user_id, 'threadId', t.thread_id) order by t.started_at)
+      from realtime_typing t where t.room_name = v_room.name and t.expires_at > p_now
+    ), '[]'::jsonb)
+  );
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_join_room(p_room_name text, p_user_id text, p_anonymous boolean, p_auto_create boolean, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_join_room(p_room_name text, p_user_id text, p_anonymous boolean, p_auto_create boolean, p_now timestamp with time zone) IS 'Joins a room under the rules of SPEC section 5 (RT404 unknown, RT403 not allowed); returns the room, whether a membership began, members with presence (first 1000), member count and current typers.';
+
+--
+-- Name: realtime_leave_room(text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_leave_room(p_room_name text, p_user_id text, p_now timestamp with time zone DEFAULT now()) RETURNS boolean
+    LANGUAGE sql
+    AS $$
+  select realtime_remove_member(p_room_name, p_user_id, p_now);
+$$;
+
+--
+-- Name: FUNCTION realtime_leave_room(p_room_name text, p_user_id text, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_leave_room(p_room_name text, p_user_id text, p_now timestamp with time zone) IS 'Leaves a room (ends the membership); true when the user was a member.';
+
+--
+-- Name: realtime_log_event(text, text, text, jsonb, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_log_event(p_type text, p_user_id text DEFAULT NULL::text, p_room_name text DEFAULT NULL::text, p_data jsonb DEFAULT NULL::jsonb, p_now timestamp with time zone DEFAULT now()) RETURNS bigint
+    LANGUAGE sql
+    AS $$
+  insert into realtime_events (type, user_id, room_name, data, created_at)
+  values (p_type, p_user_id, p_room_name, p_data, p_now)
+  returning seq;
+$$;
+
+--
+-- Name: FUNCTION realtime_log_event(p_type text, p_user_id text, p_room_name text, p_data jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_log_event(p_type text, p_user_id text, p_room_name text, p_data jsonb, p_now timestamp with time zone) IS 'Appends one event; returns its seq.';
+
+--
+-- Name: realtime_log_events(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_log_events(p_events jsonb) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_count integer;
+begin
+  if p_events is null or jsonb_typeof(p_events) <> 'array' then
+    raise exception 'events must be a JSON array' using errcode = 'RT400';
+  end if;
+  insert into realtime_events (type, user_id, room_name, data, created_at)
+  select e ->> 'type', e ->> 'userId', e ->> 'roomName', e -> 'data',
+         coalesce((e ->> 'createdAt')::timestamptz, now())
+  from jsonb_array_elements(p_events) as e;
+  get diagnostics v_count = row_count;
+  return v_count;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_log_events(p_events jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_log_events(p_events jsonb) IS 'Appends a JSON array of events {type, userId, roomName, data, createdAt} in one statement; returns how many.';
+
+--
+-- Name: realtime_node_heartbeat(text, text[], timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_node_heartbeat(p_node_id text, p_socket_ids text[] DEFAULT '{}'::text[], p_now timestamp with time zone DEFAULT now()) RETURNS text[]
+    LANGUAGE plpgsql
+    AS $$
+begin
+  update realtime_nodes set last_heartbeat = p_now, stopped_at = null where id = p_node_id;
+  if not found then
+    insert into realtime_nodes (id, started_at, last_heartbeat) values (p_node_id, p_now, p_now);
+  end if;
+  return realtime_touch_connections(p_socket_ids, p_now);
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_node_heartbeat(p_node_id text, p_socket_ids text[], p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_node_heartbeat(p_node_id text, p_socket_ids text[], p_now timestamp with time zone) IS 'Marks a relay alive and touches its sockets; returns the given socket ids that are no longer open.';
+
+--
+-- Name: realtime_node_start(text, text, integer, jsonb, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_node_start(p_node_id text, p_hostname text DEFAULT NULL::text, p_pid integer DEFAULT NULL::integer, p_metadata jsonb DEFAULT '{}'::jsonb, p_now timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_closed integer;
+begin
+  if p_node_id is null or char_length(p_node_id) not between 1 and 128 then
+    raise exception 'node id must be 1 to 128 characters' using errcode = 'RT400';
+  end if;
+  insert into realtime_nodes as n (id, hostname, pid, started_at, last_heartbeat, stopped_at, metadata)
+  values (p_node_id, p_hostname, p_pid, p_now, p_now, null, coalesce(p_metadata, '{}'))
+  on conflict (id) do update set
+    hostname = excluded.hostname, pid = excluded.pid, started_at = p_now,
+    last_heartbeat = p_now, stopped_at = null, metadata = excluded.metadata;
+  select count(*) into v_closed from realtime_close_node_connections(p_node_id, 'node restarted', p_now);
+  return v_closed;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_node_start(p_node_id text, p_hostname text, p_pid integer, p_metadata jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_node_start(p_node_id text, p_hostname text, p_pid integer, p_metadata jsonb, p_now timestamp with time zone) IS 'Registers a relay node (heartbeat now) and closes connections an earlier process left under the same id; returns how many.';
+
+--
+-- Name: realtime_node_stop(text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_node_stop(p_node_id text, p_now timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_closed integer;
+begin
+  select count(*) into v_closed from realtime_close_node_connections(p_node_id, 'node stopped', p_now);
+  update realtime_nodes set stopped_at = p_now where id = p_node_id;
+  return v_closed;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_node_stop(p_node_id text, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_node_stop(p_node_id text, p_now timestamp with time zone) IS 'Closes a relay''s connections and marks it stopped; returns how many were closed.';
+
+--
+-- Name: realtime_notify(text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_notify(kind text, body jsonb) RETURNS void
+    LANGUAGE sql
+    AS $$
+  select pg_notify('realtime', (jsonb_build_object('v', 1, 'kind', kind) || coalesce(body, '{}'::jsonb))::text);
+$$;
+
+--
+-- Name: FUNCTION realtime_notify(kind text, body jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_notify(kind text, body jsonb) IS 'Announces a change on channel realtime as {"v":1,"kind":kind,...body}. Callers keep body small (under 8000 bytes).';
+
+--
+-- Name: realtime_presence; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.realtime_presence (
+    user_id character varying(255) NOT NULL,
+    status character varying(20) DEFAULT 'offline'::character varying NOT NULL,
+    custom_status jsonb,
+    last_seen timestamp with time zone DEFAULT now(),
+    updated_at timestamp with time zone DEFAULT now(),
+    chosen_status character varying(20) DEFAULT 'online'::character varying NOT NULL,
+    offline_at timestamp with time zone,
+    CONSTRAINT realtime_presence_chosen_status_check CHECK (((chosen_status)::text = ANY ((ARRAY['online'::character varying, 'away'::character varying, 'busy'::character varying, 'offline'::character varying])::text[]))),
+    CONSTRAINT realtime_presence_custom_status_check CHECK (((custom_status IS NULL) OR ((jsonb_typeof(custom_status) = 'object'::text) AND ((((custom_status - 'text'::text) - 'emoji'::text) - 'expiresAt'::text) = '{}'::jsonb) AND (COALESCE(jsonb_typeof((custom_status -> 'text'::text)), 'string'::text) = 'string'::text) AND (COALESCE(jsonb_typeof((custom_status -> 'emoji'::text)), 'string'::text) = 'string'::text) AND (COALESCE(jsonb_typeof((custom_status -> 'expiresAt'::text)), 'string'::text) = 'string'::text) AND (char_length(COALESCE((custom_status ->> 'text'::text), ''::text)) <= 128) AND (char_length(COALESCE((custom_status ->> 'emoji'::text), ''::text)) <= 32) AND ((NOT (custom_status ? 'expiresAt'::text)) OR
+CASE
+    WHEN ((custom_status ->> 'expiresAt'::text) ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$'::text) THEN (((custom_status ->> 'expiresAt'::text))::timestamp with time zone IS NOT NULL)
+    ELSE false
+END)))),
+    CONSTRAINT realtime_presence_status_check CHECK (((status)::text = ANY ((ARRAY['online'::character varying, 'away'::character varying, 'busy'::character varying, 'offline'::character varying])::text[]))),
+    CONSTRAINT realtime_presence_user_id_check CHECK ((char_length((user_id)::text) >= 1))
+);
+
+--
+-- Name: TABLE realtime_presence; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.realtime_presence IS 'One row per user: visible status, chosen status, custom status, last_seen.';
+
+--
+-- Name: realtime_notify_presence(public.realtime_presence, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_notify_presence(p public.realtime_presence, p_now timestamp with time zone DEFAULT now()) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_rooms text[] := realtime_user_room_names(p.user_id);
+  v_body jsonb := realtime_presence_json(p, p_now);
+begin
+  -- Keep the payload under the 8000-byte NOTIFY limit: past 100 rooms, or when the room names do
+  -- not fit, rooms is null and the relay looks the rooms up itself. The JSON text is measured, not
+  -- the array: escaping (quotes, control characters) can double a name's size, and an oversized
+  -- payload would abort the caller's transaction (a connect, a disconnect, a sweep).
+  if coalesce(array_length(v_rooms, 1), 0) > 100
+     or octet_length((v_body || jsonb_build_object('rooms', to_jsonb(v_rooms)))::text) > 7500 then
+    v_rooms := null;
+  end if;
+  perform realtime_notify('presence', v_body || jsonb_build_object('rooms', to_jsonb(v_rooms)));
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_notify_presence(p public.realtime_presence, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_notify_presence(p public.realtime_presence, p_now timestamp with time zone) IS 'Announces a user''s presence with the names of their rooms (null when more than 100 or too large for a notification).';
+
+--
+-- Name: realtime_notify_typing(text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_notify_typing(p_room_name text, p_thread_id text, p_now timestamp with time zone DEFAULT now()) RETURNS void
+    LANGUAGE sql
+    AS $$
+  with typers as (
+    select u.user_id, u.ord,
+           sum(octet_length(to_jsonb(u.user_id)::text) + 1) over (order by u.ord) as bytes
+    from unnest(realtime_typers(p_room_name, p_thread_id, p_now)) with ordinality as u(user_id, ord)
+  )
+  select realtime_notify('typing', jsonb_build_object(
+    'room', p_room_name,
+    'threadId', p_thread_id,
+    'users', coalesce((select jsonb_agg(t.user_id order by t.ord) from typers t where t.bytes <= 6000), '[]'::jsonb)
+  ) || case when exists (select 1 from typers t where t.bytes > 6000)
+            then jsonb_build_object('truncated', true) else '{}'::jsonb end);
+$$;
+
+--
+-- Name: FUNCTION realtime_notify_typing(p_room_name text, p_thread_id text, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_notify_typing(p_room_name text, p_thread_id text, p_now timestamp with time zone) IS 'Announces who is typing in a room/thread: {"kind":"typing",room,threadId,users[,truncated]}, always under 8000 bytes.';
+
+--
+-- Name: realtime_open_dm(text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_open_dm(p_user_a text, p_user_b text, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_a text := least(p_user_a, p_user_b);
+  v_b text := greatest(p_user_a, p_user_b);
+  v_name text;
+  v_room realtime_rooms;
+begin
+  if p_user_a is null or p_user_b is null or char_length(p_user_a) not between 1 and 255
+     or char_length(p_user_b) not between 1 and 255 then
+    raise exception 'two user ids of 1 to 255 characters are required' using errcode = 'RT400';
+  end if;
+  if p_user_a = p_user_b then
+    raise exception 'a dm needs two different users' using errcode = 'RT400';
+  end if;
+  v_name := 'dm:' || v_a || ':' || v_b;
+  -- A colon inside a user id makes the readable name ambiguous ('a:b' with 'c' and 'a' with 'b:c'
+  -- both give dm:a:b:c, and the second pair would fail on the unique name); long ids do not fit.
+  -- Those pairs get a hash name, which has one colon and so never equals a readable one.
+  if char_length(v_name) > 255 or strpos(v_a, ':') > 0 or strpos(v_b, ':') > 0 then
+    v_name := 'dm:' || md5(v_a || chr(31) || v_b);
+  end if;
+  insert into realtime_rooms (name, type, visibility, dm_user_a, dm_user_b, created_at)
+  values (v_name, 'dm', 'private', v_a, v_b, p_now)
+  on conflict (dm_user_a, dm_user_b) do nothing
+  returning * into v_room;
+  if v_room.id is null then
+    select * into v_room from realtime_rooms where dm_user_a = v_a and dm_user_b = v_b;
+  end if;
+  perform realtime_add_member(v_room.name, v_a, 'member', p_now);
+  perform realtime_add_member(v_room.name, v_b, 'member', p_now);
+  return realtime_room_json(v_room);
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_open_dm(p_user_a text, p_user_b text, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_open_dm(p_user_a text, p_user_b text, p_now timestamp with time zone) IS 'Returns the one dm room of two users, creating it and both memberships when needed.';
+
+--
+-- Name: realtime_presence_json(public.realtime_presence, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_presence_json(p public.realtime_presence, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  select jsonb_build_object(
+    'userId', p.user_id,
+    'status', p.status,
+    'customStatus', realtime_visible_custom_status(p.custom_status, p_now),
+    'lastSeen', p.last_seen
+  );
+$$;
+
+--
+-- Name: FUNCTION realtime_presence_json(p public.realtime_presence, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_presence_json(p public.realtime_presence, p_now timestamp with time zone) IS 'A presence row as the protocol shows it.';
+
+--
+-- Name: realtime_prune_events(interval, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_prune_events(p_older_than interval, p_now timestamp with time zone DEFAULT now()) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_count bigint;
+  v_max_seq bigint;
+begin
+  if p_older_than is null or p_older_than < interval '0' then
+    raise exception 'retention must be a positive interval' using errcode = 'RT400';
+  end if;
+  with pruned as (
+    delete from realtime_events where created_at < p_now - p_older_than returning seq
+  )
+  select count(*), max(seq) into v_count, v_max_seq from pruned;
+  if v_max_seq is not null then
+    update realtime_events_state set pruned_through = greatest(pruned_through, v_max_seq);
+  end if;
+  return v_count;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_prune_events(p_older_than interval, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_prune_events(p_older_than interval, p_now timestamp with time zone) IS 'Deletes events older than the given age; returns how many were deleted.';
+
+--
+-- Name: realtime_refresh_presence(text, timestamp with time zone, interval); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_refresh_presence(p_user_id text, p_now timestamp with time zone DEFAULT now(), p_grace interval DEFAULT '00:00:00'::interval) RETURNS public.realtime_presence
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_old realtime_presence;
+  v_new realtime_presence;
+  v_last_activity timestamptz;
+  v_open boolean;
+begin
+  select exists (select 1 from realtime_connections where user_id = p_user_id and disconnected_at is null)
+    into v_open;
+  select * into v_old from realtime_presence where user_id = p_user_id for update;
+
+  if v_open then
+    insert into realtime_presence as p (user_id, status, chosen_status, last_seen, updated_at, offline_at)
+    values (p_user_id, 'online', 'online', p_now, p_now, null)
+    on conflict (user_id) do update set
+      status = p.chosen_status,
+      offline_at = null,
+      last_seen = p_now,
+      updated_at = case when p.status is distinct from p.chosen_status then p_now else p.updated_at end
+    returning * into v_new;
+  elsif v_old.user_id is null or v_old.status = 'offline' then
+    return v_old; -- nothing visible to change
+  elsif p_grace > interval '0' then
+    update realtime_presence set offline_at = p_now + p_grace, last_seen = p_now
+    where user_id = p_user_id
+    returning * into v_new;
+    return v_new; -- still visible until realtime_tick() passes offline_at
+  else
+    select max(coalesce(disconnected_at, last_activity)) into v_last_activity
+    from realtime_connections where user_id = p_user_id;
+    update realtime_presence
+    set status = 'offline', offline_at = null,
+        last_seen = least(p_now, coalesce(v_last_activity, p_now)), updated_at = p_now
+    where user_id = p_user_id
+    returning * into v_new;
+  end if;
+
+  if v_old.user_id is null or v_old.status is distinct from v_new.status then
+    perform realtime_notify_presence(v_new, p_now);
+  end if;
+  return v_new;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_refresh_presence(p_user_id text, p_now timestamp with time zone, p_grace interval); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_refresh_presence(p_user_id text, p_now timestamp with time zone, p_grace interval) IS 'Recomputes the visible status of a user from their open connections; with no open connection and a grace period, schedules offline at now + grace.';
+
+--
+-- Name: realtime_register_connection(text, text, text, jsonb, jsonb, boolean, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_register_connection(p_socket_id text, p_user_id text, p_node_id text DEFAULT NULL::text, p_device jsonb DEFAULT NULL::jsonb, p_metadata jsonb DEFAULT '{}'::jsonb, p_anonymous boolean DEFAULT false, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_connection_id uuid;
+  v_presence realtime_presence;
+begin
+  if p_socket_id is null or char_length(p_socket_id) not between 1 and 255 then
+    raise exception 'socket id must be 1 to 255 characters' using errcode = 'RT400';
+  end if;
+  if not p_anonymous and (p_user_id is null or char_length(p_user_id) not between 1 and 255) then
+    raise exception 'user id must be 1 to 255 characters' using errcode = 'RT400';
+  end if;
+
+  insert into realtime_connections (socket_id, user_id, node_id, device, metadata, anonymous, connected_at, last_activity)
+  values (p_socket_id, p_user_id, p_node_id, p_device, coalesce(p_metadata, '{}'), p_anonymous, p_now, p_now)
+  returning id into v_connection_id;
+
+  if p_anonymous then
+    return jsonb_build_object('connectionId', v_connection_id, 'presence', null, 'rooms', '[]'::jsonb);
+  end if;
+
+  v_presence := realtime_refresh_presence(p_user_id, p_now);
+  return jsonb_build_object(
+    'connectionId', v_connection_id,
+    'presence', realtime_presence_json(v_presence, p_now),
+    'rooms', to_jsonb(realtime_user_room_names(p_user_id))
+  );
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_register_connection(p_socket_id text, p_user_id text, p_node_id text, p_device jsonb, p_metadata jsonb, p_anonymous boolean, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_register_connection(p_socket_id text, p_user_id text, p_node_id text, p_device jsonb, p_metadata jsonb, p_anonymous boolean, p_now timestamp with time zone) IS 'Records an open socket of a user (or an anonymous one), brings the user online, and returns {connectionId, presence, rooms}.';
+
+--
+-- Name: realtime_remove_member(text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_remove_member(p_room_name text, p_user_id text, p_now timestamp with time zone DEFAULT now()) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_room realtime_rooms := realtime_find_room(p_room_name);
+  v_thread text;
+begin
+  update realtime_room_members set left_at = p_now
+  where room_id = v_room.id and user_id = p_user_id and left_at is null;
+  if not found then
+    return false;
+  end if;
+  for v_thread in
+    delete from realtime_typing where room_name = v_room.name and user_id = p_user_id and expires_at > p_now
+    returning thread_id
+  loop
+    perform realtime_notify_typing(v_room.name, v_thread, p_now);
+  end loop;
+  perform realtime_notify('member', jsonb_build_object('op', 'left', 'room', v_room.name, 'userId', p_user_id));
+  return true;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_remove_member(p_room_name text, p_user_id text, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_remove_member(p_room_name text, p_user_id text, p_now timestamp with time zone) IS 'Ends a user''s membership of a room and clears their typing there; returns false when they were not a member. Announces the leave.';
+
+--
+-- Name: realtime_room_events_since(text, text, bigint, integer, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_room_events_since(p_room_name text, p_user_id text, p_since bigint, p_limit integer DEFAULT 100, p_anonymous boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_room realtime_rooms := realtime_find_room(p_room_name);
+  v_missing bigint;
+  v_gap boolean;
+  v_events jsonb;
+begin
+  if p_since is null or p_since < 0 then
+    raise exception 'since must be a non-negative event id' using errcode = 'RT400';
+  end if;
+  if p_limit is null or p_limit not between 1 and 1000 then
+    raise exception 'limit must be between 1 and 1000' using errcode = 'RT400';
+  end if;
+  if p_anonymous then
+    if v_room.visibility <> 'public' or v_room.type = 'dm' then
+      raise exception 'anonymous users may only read public rooms' using errcode = 'RT403';
+    end if;
+  elsif not exists (
+    select 1 from realtime_room_members where room_id = v_room.id and user_id = p_user_id and left_at is null
+  ) then
+    raise exception 'you are not a member of room %', p_room_name using errcode = 'RT403';
+  end if;
+
+  select count(*) into v_missing from (
+    select 1 from realtime_events
+    where room_name = v_room.name and seq > p_since and type = 'message'
+    limit p_limit + 1
+  ) m;
+  v_gap := v_missing > p_limit or p_since < (select pruned_through from realtime_events_state);
+
+  select coalesce(jsonb_agg(e.msg order by e.seq), '[]'::jsonb) into v_events
+  from (
+    select seq, jsonb_build_object(
+      'id', seq, 'roomName', room_name, 'userId', user_id,
+      'content', data ->> 'content', 'threadId', data -> 'threadId', 'metadata', data -> 'metadata',
+      'timestamp', created_at
+    ) as msg
+    from realtime_events
+    where room_name = v_room.name and type = 'message' and seq > p_since
+    order by case when v_gap then -seq else seq end
+    limit p_limit
+  ) e;
+
+  return jsonb_build_object(
+    'events', v_events,
+    'gap', v_gap,
+    'latestId', (select max(seq) from realtime_events where room_name = v_room.name and type = 'message')
+  );
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_room_events_since(p_room_name text, p_user_id text, p_since bigint, p_limit integer, p_anonymous boolean); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_room_events_since(p_room_name text, p_user_id text, p_since bigint, p_limit integer, p_anonymous boolean) IS 'Messages of a room after id p_since for a reader allowed to see them: {events, gap, latestId}; gap means the client must refetch.';
+
+--
+-- Name: realtime_room_json(public.realtime_rooms); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_room_json(r public.realtime_rooms) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  select jsonb_build_object(
+    'id', r.id, 'name', r.name, 'type', r.type, 'visibility', r.visibility,
+    'metadata', r.metadata, 'createdAt', r.created_at
+  );
+$$;
+
+--
+-- Name: FUNCTION realtime_room_json(r public.realtime_rooms); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_room_json(r public.realtime_rooms) IS 'A room as the protocol shows it.';
+
+--
+-- Name: realtime_room_members_json(public.realtime_rooms, timestamp with time zone, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_room_members_json(p_room public.realtime_rooms, p_now timestamp with time zone DEFAULT now(), p_limit integer DEFAULT 1000) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  select coalesce(jsonb_agg(
+    jsonb_build_object(
+      'userId', m.user_id,
+      'role', m.role,
+      'joinedAt', m.joined_at,
+      'status', coalesce(p.status, 'offline'),
+      'customStatus', realtime_visible_custom_status(p.custom_status, p_now),
+      'lastSeen', p.last_seen
+    ) order by m.joined_at, m.user_id), '[]'::jsonb)
+  from (
+    select * from realtime_room_members
+    where room_id = p_room.id and left_at is null
+    order by joined_at, user_id
+    limit p_limit
+  ) m
+  left join realtime_presence p on p.user_id = m.user_id;
+$$;
+
+--
+-- Name: FUNCTION realtime_room_members_json(p_room public.realtime_rooms, p_now timestamp with time zone, p_limit integer); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_room_members_json(p_room public.realtime_rooms, p_now timestamp with time zone, p_limit integer) IS 'Active members of a room with their presence, earliest first, at most p_limit.';
+
+--
+-- Name: realtime_send_message(text, text, text, text, jsonb, text[], timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_send_message(p_room_name text, p_user_id text, p_content text, p_thread_id text DEFAULT NULL::text, p_metadata jsonb DEFAULT NULL::jsonb, p_roles text[] DEFAULT '{}'::text[], p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_room realtime_rooms := realtime_find_room(p_room_name);
+  v_seq bigint;
+  v_event_id uuid;
+begin
+  if p_content is null or char_length(p_content) not between 1 and 100000 then
+    raise exception 'message content must be 1 to 100000 characters' using errcode = 'RT400';
+  end if;
+  if p_thread_id is not null and char_length(p_thread_id) not between 1 and 255 then
+    raise exception 'thread id must be 1 to 255 characters' using errcode = 'RT400';
+  end if;
+  if p_metadata is not null and jsonb_typeof(p_metadata) <> 'object' then
+    raise exception 'message metadata must be a JSON object' using errcode = 'RT400';
+  end if;
+  perform realtime_assert_can_send(v_room, p_user_id, p_roles);
+
+  insert into realtime_events (type, user_id, room_name, data, created_at)
+  values ('message', p_user_id, v_room.name,
+          jsonb_build_object('content', p_content, 'threadId', p_thread_id, 'metadata', p_metadata), p_now)
+  returning seq, id into v_seq, v_event_id;
+
+  perform realtime_stop_typing(v_room.name, p_user_id, p_thread_id, p_now);
+
+  return jsonb_build_object(
+    'id', v_seq, 'eventId', v_event_id, 'roomName', v_room.name, 'userId', p_user_id,
+    'content', p_content, 'threadId', p_thread_id, 'metadata', p_metadata, 'timestamp', p_now
+  );
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_send_message(p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[], p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_send_message(p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[], p_now timestamp with time zone) IS 'Checks that the user may send in the room, stores the message in realtime_events (seq = message id) and clears the sender''s typing; returns the message as message:new shows it.';
+
+--
+-- Name: realtime_send_to(text, text, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_send_to(p_target text, p_name text, p_event text, p_payload jsonb) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $_$
+declare
+  v_body jsonb;
+  v_seq bigint;
+begin
+  begin
+    if p_name is null or char_length(p_name) not between 1 and 255 then
+      raise exception 'a % name of 1 to 255 characters is required', p_target;
+    end if;
+    if p_event is null or p_event !~ '^[A-Za-z][A-Za-z0-9:._-]{0,63}$' then
+      raise exception 'event name must match ^[A-Za-z][A-Za-z0-9:._-]{0,63}$';
+    end if;
+    if p_event in ('connect', 'connect_error', 'disconnect', 'disconnecting', 'connected', 'authenticated', 'error', 'pong') then
+      raise exception 'event name % is reserved by the protocol', p_event;
+    end if;
+    v_body := jsonb_build_object('target', p_target, 'name', p_name, 'event', p_event, 'payload', coalesce(p_payload, 'null'::jsonb));
+    if octet_length(v_body::text) > 7000 then
+      insert into realtime_events (type, user_id, room_name, data)
+      values ('broadcast', case when p_target = 'user' then p_name end, case when p_target = 'room' then p_name end,
+              jsonb_build_object('event', p_event, 'payload', coalesce(p_payload, 'null'::jsonb)))
+      returning seq into v_seq;
+      v_body := jsonb_build_object('target', p_target, 'name', p_name, 'event', p_event, 'ref', v_seq);
+    end if;
+    perform realtime_notify('broadcast', v_body);
+    return true;
+  exception when others then
+    raise warning 'realtime broadcast of % to % % not sent: %', p_event, p_target, p_name, sqlerrm;
+    return false;
+  end;
+end;
+$_$;
+
+--
+-- Name: FUNCTION realtime_send_to(p_target text, p_name text, p_event text, p_payload jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_send_to(p_target text, p_name text, p_event text, p_payload jsonb) IS 'Shared body of realtime_broadcast and realtime_broadcast_user.';
+
+--
+-- Name: realtime_set_presence(text, text, jsonb, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_set_presence(p_user_id text, p_status text, p_custom_status jsonb DEFAULT NULL::jsonb, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_old realtime_presence;
+  v_new realtime_presence;
+  v_connected boolean;
+  v_custom jsonb;
+begin
+  if p_user_id is null or char_length(p_user_id) = 0 then
+    raise exception 'user id is required' using errcode = 'RT400';
+  end if;
+  if p_status is null or p_status not in ('online', 'away', 'busy', 'offline') then
+    raise exception 'status must be one of online, away, busy, offline (got %)', coalesce(p_status, 'null')
+      using errcode = 'RT400';
+  end if;
+  v_custom := realtime_check_custom_status(p_custom_status);
+
+  select * into v_old from realtime_presence where user_id = p_user_id for update;
+  v_connected := exists (
+    select 1 from realtime_connections
+    where user_id = p_user_id and disconnected_at is null
+  ) or (v_old.offline_at is not null and v_old.offline_at > p_now);
+
+  insert into realtime_presence as p (user_id, status, chosen_status, custom_status, last_seen, updated_at)
+  values (
+    p_user_id,
+    case when v_connected then p_status else 'offline' end,
+    p_status,
+    v_custom,
+    p_now,
+    p_now
+  )
+  on conflict (user_id) do update set
+    chosen_status = excluded.chosen_status,
+    status = case when v_connected then excluded.chosen_status else 'offline' end,
+    custom_status = case when p_custom_status is null then p.custom_status else excluded.custom_status end,
+    updated_at = p_now
+  returning * into v_new;
+
+  if v_old.user_id is null
+     or v_old.status is distinct from v_new.status
+     or v_old.custom_status is distinct from v_new.custom_status then
+    perform realtime_notify_presence(v_new, p_now);
+  end if;
+  return realtime_presence_json(v_new, p_now);
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_set_presence(p_user_id text, p_status text, p_custom_status jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_set_presence(p_user_id text, p_status text, p_custom_status jsonb, p_now timestamp with time zone) IS 'Sets the status a user chose (online, away, busy, offline) and optionally the custom status {text, emoji, expiresAt}; NULL keeps the custom status, JSON null clears it. Announces a visible change.';
+
+--
+-- Name: realtime_settle_presence(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_settle_presence(p_now timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_user text;
+  v_count integer := 0;
+  v_row realtime_presence;
+begin
+  if not pg_try_advisory_xact_lock(hashtext('realtime.settle_presence')) then
+    return 0;
+  end if;
+  for v_user in select user_id from realtime_presence where offline_at <= p_now loop
+    if exists (select 1 from realtime_connections where user_id = v_user and disconnected_at is null) then
+      update realtime_presence set offline_at = null where user_id = v_user;
+    else
+      -- last_seen was set to the disconnect time when the grace period began.
+      update realtime_presence set status = 'offline', offline_at = null, updated_at = p_now
+      where user_id = v_user and status <> 'offline'
+      returning * into v_row;
+      if found then
+        perform realtime_notify_presence(v_row, p_now);
+        v_count := v_count + 1;
+      else
+        update realtime_presence set offline_at = null where user_id = v_user;
+      end if;
+    end if;
+  end loop;
+
+  for v_row in
+    update realtime_presence set custom_status = null, updated_at = p_now
+    where custom_status ? 'expiresAt' and (custom_status ->> 'expiresAt')::timestamptz <= p_now
+    returning *
+  loop
+    perform realtime_notify_presence(v_row, p_now);
+  end loop;
+  return v_count;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_settle_presence(p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_settle_presence(p_now timestamp with time zone) IS 'Takes offline the users whose grace period ended with no connection back, and clears expired custom statuses; returns how many went offline.';
+
+--
+-- Name: realtime_start_typing(text, text, text, text, interval, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_start_typing(p_room_name text, p_user_id text, p_thread_id text DEFAULT NULL::text, p_socket_id text DEFAULT NULL::text, p_timeout interval DEFAULT '00:00:03'::interval, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_expires timestamptz := p_now + p_timeout;
+begin
+  if p_thread_id is not null and char_length(p_thread_id) not between 1 and 255 then
+    raise exception 'thread id must be 1 to 255 characters' using errcode = 'RT400';
+  end if;
+  -- The common case, a refresh of a live indicator, costs one update and no notification.
+  update realtime_typing set expires_at = v_expires, socket_id = coalesce(p_socket_id, socket_id)
+  where room_name = p_room_name and coalesce(thread_id, '') = coalesce(p_thread_id, '')
+    and user_id = p_user_id and expires_at > p_now;
+  if found then
+    return jsonb_build_object('changed', false);
+  end if;
+
+  perform realtime_assert_member(p_room_name, p_user_id);
+  insert into realtime_typing (room_name, user_id, thread_id, socket_id, started_at, expires_at)
+  values (p_room_name, p_user_id, p_thread_id, p_socket_id, p_now, v_expires)
+  on conflict (room_name, (coalesce(thread_id, '')), user_id) do update set
+    started_at = p_now, expires_at = v_expires, socket_id = excluded.socket_id;
+  perform realtime_notify_typing(p_room_name, p_thread_id, p_now);
+  return jsonb_build_object('changed', true, 'users', to_jsonb(realtime_typers(p_room_name, p_thread_id, p_now)));
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_start_typing(p_room_name text, p_user_id text, p_thread_id text, p_socket_id text, p_timeout interval, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_start_typing(p_room_name text, p_user_id text, p_thread_id text, p_socket_id text, p_timeout interval, p_now timestamp with time zone) IS 'Sets or refreshes a typing indicator that expires after p_timeout; only a change in the set of typers is announced. Returns {changed, users}.';
+
+--
+-- Name: realtime_stop_typing(text, text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_stop_typing(p_room_name text, p_user_id text, p_thread_id text DEFAULT NULL::text, p_now timestamp with time zone DEFAULT now()) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_was_live boolean;
+begin
+  delete from realtime_typing
+  where room_name = p_room_name and coalesce(thread_id, '') = coalesce(p_thread_id, '') and user_id = p_user_id
+  returning expires_at > p_now into v_was_live;
+  if coalesce(v_was_live, false) then
+    perform realtime_notify_typing(p_room_name, p_thread_id, p_now);
+    return true;
+  end if;
+  return false;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_stop_typing(p_room_name text, p_user_id text, p_thread_id text, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_stop_typing(p_room_name text, p_user_id text, p_thread_id text, p_now timestamp with time zone) IS 'Clears a typing indicator; announces it and returns true when it was live.';
+
+--
+-- Name: realtime_tick(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_tick(p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_typing integer;
+  v_offline integer;
+begin
+  select count(*) into v_typing from realtime_expire_typing(p_now);
+  v_offline := realtime_settle_presence(p_now);
+  return jsonb_build_object('typingExpired', v_typing, 'wentOffline', v_offline);
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_tick(p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_tick(p_now timestamp with time zone) IS 'Runs the frequent sweeps (typing expiry, presence grace, custom status expiry); safe to call from many relays.';
+
+--
+-- Name: realtime_touch_connections(text[], timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_touch_connections(p_socket_ids text[], p_now timestamp with time zone DEFAULT now()) RETURNS text[]
+    LANGUAGE sql
+    AS $$
+  with touched as (
+    update realtime_connections c
+    set last_activity = p_now
+    where c.socket_id = any (p_socket_ids) and c.disconnected_at is null
+    returning c.socket_id
+  )
+  select coalesce(array_agg(s), '{}')
+  from unnest(coalesce(p_socket_ids, '{}')) as s
+  where s not in (select socket_id from touched);
+$$;
+
+--
+-- Name: FUNCTION realtime_touch_connections(p_socket_ids text[], p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_touch_connections(p_socket_ids text[], p_now timestamp with time zone) IS 'Sets last_activity of many open connections at once; returns the socket ids that were not open.';
+
+--
+-- Name: realtime_typers(text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_typers(p_room_name text, p_thread_id text, p_now timestamp with time zone DEFAULT now()) RETURNS text[]
+    LANGUAGE sql STABLE
+    AS $$
+  select coalesce(array_agg(user_id order by started_at, user_id), '{}')
+  from (
+    select user_id, started_at from realtime_typing
+    where room_name = p_room_name
+      and coalesce(thread_id, '') = coalesce(p_thread_id, '')
+      and expires_at > p_now
+    order by started_at, user_id
+    limit 50
+  ) t;
+$$;
+
+--
+-- Name: FUNCTION realtime_typers(p_room_name text, p_thread_id text, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_typers(p_room_name text, p_thread_id text, p_now timestamp with time zone) IS 'User ids typing now in a room and thread (NULL: the room itself), at most 50.';
+
+--
+-- Name: realtime_user_room_names(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_user_room_names(p_user_id text) RETURNS text[]
+    LANGUAGE sql STABLE
+    AS $$
+  select coalesce(array_agg(r.name order by r.name), '{}')
+  from realtime_room_members m
+  join realtime_rooms r on r.id = m.room_id
+  where m.user_id = p_user_id and m.left_at is null;
+$$;
+
+--
+-- Name: FUNCTION realtime_user_room_names(p_user_id text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_user_room_names(p_user_id text) IS 'Names of the rooms the user is an active member of.';
+
+--
+-- Name: realtime_visible_custom_status(jsonb, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_visible_custom_status(p_custom jsonb, p_now timestamp with time zone) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  select case
+    when p_custom is null then null
+    when p_custom ? 'expiresAt' and (p_custom ->> 'expiresAt')::timestamptz <= p_now then null
+    else p_custom
+  end;
+$$;
+
+--
+-- Name: FUNCTION realtime_visible_custom_status(p_custom jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_visible_custom_status(p_custom jsonb, p_now timestamp with time zone) IS 'A custom status as others see it: null when absent or past its expiresAt.';
+
+--
+-- Name: realtime_connections; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE UNLOGGED TABLE public.realtime_connections (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    socket_id character varying(255) NOT NULL,
+    user_id character varying(255),
+    device jsonb,
+    connected_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_activity timestamp with time zone DEFAULT now() NOT NULL,
+    disconnected_at timestamp with time zone,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    node_id text,
+    anonymous boolean DEFAULT false NOT NULL,
+    close_reason text,
+    CONSTRAINT realtime_connections_socket_id_check CHECK ((char_length((socket_id)::text) >= 1))
+);
+
+--
+-- Name: TABLE realtime_connections; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.realtime_connections IS 'Socket connections, open while disconnected_at is null. UNLOGGED: emptied by a database crash.';
+
+--
+-- Name: realtime_active_connections; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.realtime_active_connections AS
+ SELECT c.socket_id,
+    c.user_id,
+    c.device,
+    c.connected_at,
+    c.last_activity,
+    p.status AS presence_status,
+    p.custom_status,
+    c.node_id,
+    c.anonymous
+   FROM (public.realtime_connections c
+     LEFT JOIN public.realtime_presence p ON (((c.user_id)::text = (p.user_id)::text)))
+  WHERE (c.disconnected_at IS NULL)
+  ORDER BY c.connected_at DESC;
+
+--
+-- Name: VIEW realtime_active_connections; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.realtime_active_connections IS 'Open connections with their user''s presence.';
+
+--
+-- Name: realtime_typing; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE UNLOGGED TABLE public.realtime_typing (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    room_name character varying(255) NOT NULL,
+    user_id character varying(255) NOT NULL,
+    thread_id character varying(255),
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    socket_id character varying(255),
+    CONSTRAINT realtime_typing_thread_nonempty CHECK (((thread_id IS NULL) OR (char_length((thread_id)::text) >= 1)))
+);
+
+--
+-- Name: TABLE realtime_typing; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.realtime_typing IS 'Typing indicators; a NULL thread is one thread. UNLOGGED: no WAL per keystroke.';
+
+--
+-- Name: realtime_current_typing; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.realtime_current_typing AS
+ SELECT realtime_typing.room_name,
+    realtime_typing.user_id,
+    realtime_typing.thread_id,
+    realtime_typing.started_at,
+    realtime_typing.expires_at
+   FROM public.realtime_typing
+  WHERE (realtime_typing.expires_at > now())
+  ORDER BY realtime_typing.room_name, realtime_typing.started_at;
+
+--
+-- Name: VIEW realtime_current_typing; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.realtime_current_typing IS 'Typing indicators that have not expired.';
+
+--
+-- Name: realtime_events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.realtime_events (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    type character varying(100) NOT NULL,
+    user_id character varying(255),
+    room_name character varying(255),
+    data jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    seq bigint NOT NULL,
+    CONSTRAINT realtime_events_type_check CHECK (((type)::text ~ '^[a-z][a-z0-9_.:-]{0,99}$'::text))
+);
+
+--
+-- Name: TABLE realtime_events; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.realtime_events IS 'Event log (connect, disconnect, error, message, join, leave, presence, typing, broadcast); seq orders it.';
+
+--
+-- Name: realtime_events_seq_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.realtime_events ALTER COLUMN seq ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.realtime_events_seq_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: realtime_events_state; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.realtime_events_state (
+    singleton boolean DEFAULT true NOT NULL,
+    pruned_through bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT realtime_events_state_singleton_check CHECK (singleton)
+);
+
+--
+-- Name: realtime_node_stats; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.realtime_node_stats AS
+SELECT
+    NULL::text AS node_id,
+    NULL::text AS hostname,
+    NULL::integer AS pid,
+    NULL::timestamp with time zone AS started_at,
+    NULL::timestamp with time zone AS last_heartbeat,
+    NULL::timestamp with time zone AS stopped_at,
+    NULL::bigint AS connection_count;
+
+--
+-- Name: VIEW realtime_node_stats; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.realtime_node_stats IS 'Relay nodes with their open connection counts.';
+
+--
+-- Name: realtime_nodes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.realtime_nodes (
+    id text NOT NULL,
+    hostname text,
+    pid integer,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_heartbeat timestamp with time zone DEFAULT now() NOT NULL,
+    stopped_at timestamp with time zone,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT realtime_nodes_id_check CHECK (((char_length(id) >= 1) AND (char_length(id) <= 128)))
+);
+
+--
+-- Name: TABLE realtime_nodes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.realtime_nodes IS 'Relay processes and their heartbeats.';
+
+--
+-- Name: realtime_presence_summary; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.realtime_presence_summary AS
+ SELECT realtime_presence.status,
+    count(*) AS user_count
+   FROM public.realtime_presence
+  WHERE ((realtime_presence.last_seen > (now() - '01:00:00'::interval)) OR ((realtime_presence.status)::text <> 'offline'::text))
+  GROUP BY realtime_presence.status
+  ORDER BY (count(*)) DESC, realtime_presence.status;
+
+--
+-- Name: VIEW realtime_presence_summary; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.realtime_presence_summary IS 'Users per status: everyone not offline, plus offline users seen in the last hour.';
+
+--
+-- Name: realtime_room_members; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.realtime_room_members (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    room_id uuid NOT NULL,
+    user_id character varying(255) NOT NULL,
+    joined_at timestamp with time zone DEFAULT now() NOT NULL,
+    left_at timestamp with time zone,
+    role character varying(20) DEFAULT 'member'::character varying NOT NULL,
+    CONSTRAINT realtime_room_members_role_check CHECK (((role)::text = ANY ((ARRAY['owner'::character varying, 'admin'::character varying, 'member'::character varying])::text[]))),
+    CONSTRAINT realtime_room_members_user_id_check CHECK ((char_length((user_id)::text) >= 1))
+);
+
+--
+-- Name: TABLE realtime_room_members; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.realtime_room_members IS 'Membership history; the active membership of a user in a room has left_at null (at most one).';
+
+--
+-- Name: realtime_room_stats; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.realtime_room_stats AS
+ SELECT r.name,
+    r.type,
+    r.visibility,
+    count(rm.id) AS member_count,
+    r.created_at,
+    count(rm.id) FILTER (WHERE ((p.status IS NOT NULL) AND ((p.status)::text <> 'offline'::text))) AS online_count
+   FROM ((public.realtime_rooms r
+     LEFT JOIN public.realtime_room_members rm ON (((r.id = rm.room_id) AND (rm.left_at IS NULL))))
+     LEFT JOIN public.realtime_presence p ON (((p.user_id)::text = (rm.user_id)::text)))
+  GROUP BY r.id, r.name, r.type, r.visibility, r.created_at
+  ORDER BY (count(rm.id)) DESC, r.name;
+
+--
+-- Name: VIEW realtime_room_stats; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.realtime_room_stats IS 'Rooms with their active member count and how many of those are online.';
+
+--
+-- Name: realtime_connections realtime_connections_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.realtime_connections
+    ADD CONSTRAINT realtime_connections_pkey PRIMARY KEY (id);
+
+--
+-- Name: realtime_events realtime_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.realtime_events
+    ADD CONSTRAINT realtime_events_pkey PRIMARY KEY (id);
+
+--
+-- Name: realtime_events_state realtime_events_state_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.realtime_events_state
+    ADD CONSTRAINT realtime_events_state_pkey PRIMARY KEY (singleton);
+
+--
+-- Name: realtime_nodes realtime_nodes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.realtime_nodes
+    ADD CONSTRAINT realtime_nodes_pkey PRIMARY KEY (id);
+
+--
+-- Name: realtime_presence realtime_presence_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.realtime_presence
+    ADD CONSTRAINT realtime_presence_pkey PRIMARY KEY (user_id);
+
+--
+-- Name: realtime_room_members realtime_room_members_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.realtime_room_members
+    ADD CONSTRAINT realtime_room_members_pkey PRIMARY KEY (id);
+
+--
+-- Name: realtime_rooms realtime_rooms_dm_unique; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.realtime_rooms
+    ADD CONSTRAINT realtime_rooms_dm_unique UNIQUE (dm_user_a, dm_user_b);
+
+--
+-- Name: realtime_rooms realtime_rooms_name_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.realtime_rooms
+    ADD CONSTRAINT realtime_rooms_name_key UNIQUE (name);
+
+--
+-- Name: realtime_rooms realtime_rooms_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.realtime_rooms
+    ADD CONSTRAINT realtime_rooms_pkey PRIMARY KEY (id);
+
+--
+-- Name: realtime_typing realtime_typing_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.realtime_typing
+    ADD CONSTRAINT realtime_typing_pkey PRIMARY KEY (id);
+
+--
+-- Name: idx_realtime_events_created; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_realtime_events_created ON public.realtime_events USING btree (created_at DESC);
+
+--
+-- Name: idx_realtime_events_type; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_realtime_events_type ON public.realtime_events USING btree (type);
+
+--
+-- Name: realtime_connections_closed_at; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX realtime_connections_closed_at ON public.realtime_connections USING btree (disconnected_at) WHERE (disconnected_at IS NOT NULL);
+
+--
+-- Name: realtime_connections_open_node; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX realtime_connections_open_node ON public.realtime_connections USING btree (node_id) WHERE (disconnected_at IS NULL);
+
+--
+-- Name: realtime_connections_open_socket; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX realtime_connections_open_socket ON public.realtime_connections USING btree (socket_id) WHERE (disconnected_at IS NULL);
+
+--
+-- Name: realtime_connections_open_user; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX realtime_connections_open_user ON public.realtime_connections USING btree (user_id) WHERE (disconnected_at IS NULL);
+
+--
+-- Name: realtime_events_room_seq; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX realtime_events_room_seq ON public.realtime_events USING btree (room_name, seq) WHERE (room_name IS NOT NULL);
+
+--
+-- Name: realtime_events_seq; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX realtime_events_seq ON public.realtime_events USING btree (seq);
+
+--
+-- Name: realtime_presence_custom_expiry; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX realtime_presence_custom_expiry ON public.realtime_presence USING btree (((custom_status ->> 'expiresAt'::text))) WHERE (custom_status ? 'expiresAt'::text);
+
+--
+-- Name: realtime_presence_offline_at; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX realtime_presence_offline_at ON public.realtime_presence USING btree (offline_at) WHERE (offline_at IS NOT NULL);
+
+--
+-- Name: realtime_room_members_active; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX realtime_room_members_active ON public.realtime_room_members USING btree (room_id, user_id) WHERE (left_at IS NULL);
+
+--
+-- Name: realtime_room_members_active_user; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX realtime_room_members_active_user ON public.realtime_room_members USING btree (user_id) WHERE (left_at IS NULL);
+
+--
+-- Name: realtime_typing_expires; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX realtime_typing_expires ON public.realtime_typing USING btree (expires_at);
+
+--
+-- Name: realtime_typing_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX realtime_typing_key ON public.realtime_typing USING btree (room_name, COALESCE(thread_id, ''::character varying), user_id);
+
+--
+-- Name: realtime_typing_socket; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX realtime_typing_socket ON public.realtime_typing USING btree (socket_id) WHERE (socket_id IS NOT NULL);
+
+--
+-- Name: realtime_node_stats _RETURN; Type: RULE; Schema: public; Owner: -
+--
+
+CREATE OR REPLACE VIEW public.realtime_node_stats AS
+ SELECT n.id AS node_id,
+    n.hostname,
+    n.pid,
+    n.started_at,
+    n.last_heartbeat,
+    n.stopped_at,
+    count(c.id) AS connection_count
+   FROM (public.realtime_nodes n
+     LEFT JOIN public.realtime_connections c ON (((c.node_id = n.id) AND (c.disconnected_at IS NULL))))
+  GROUP BY n.id
+  ORDER BY n.id;
+
+--
+-- Name: realtime_room_members realtime_room_members_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.realtime_room_members
+    ADD CONSTRAINT realtime_room_members_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.realtime_rooms(id) ON DELETE CASCADE;
+
+--
+-- PostgreSQL database dump complete
+--
