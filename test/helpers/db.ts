@@ -1,7 +1,7 @@
 // Per-file isolation: each test file gets its own database cloned from the migrated template.
-import crypto from "node:crypto";
 import pg from "pg";
-import { TEMPLATE_DATABASE, TEST_ROOT_DATABASE_URL, databaseUrl } from "./env.js";
+import { inject } from "vitest";
+import { TEST_ROOT_DATABASE_URL, databaseUrl, stampedName } from "./env.js";
 
 export interface TestDatabase {
   name: string;
@@ -26,11 +26,12 @@ async function withRoot<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 }
 
 export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `realtime_t_${crypto.randomBytes(6).toString("hex")}`;
+  const name = stampedName("realtime_t");
+  const template = inject("templateDatabase");
   await withRoot(async (root) => {
     for (let attempt = 0; ; attempt++) {
       try {
-        await root.query(`create database "${name}" template "${TEMPLATE_DATABASE}"`);
+        await root.query(`create database "${name}" template "${template}"`);
         return;
       } catch (err) {
         // Another file is cloning the template at this instant.

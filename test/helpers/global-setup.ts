@@ -1,12 +1,14 @@
-// Migrates a template database once per run; each test file clones it (see db.ts).
+// Migrates a template database once per run; each test file clones it (see db.ts). Names are
+// unique per run, so several runs on one server do not disturb each other.
 import pg from "pg";
+import type { TestProject } from "vitest/node";
 import { migrateDatabase } from "../../relay/migrate.js";
-import { TEMPLATE_DATABASE, TEST_ROOT_DATABASE_URL, databaseUrl } from "./env.js";
+import { TEST_ROOT_DATABASE_URL, databaseUrl, stampedName } from "./env.js";
 
-export default async function setup(): Promise<void> {
-  const root = new pg.Client({ connectionString: TEST_ROOT_DATABASE_URL });
+async function root<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: TEST_ROOT_DATABASE_URL });
   try {
-    await root.connect();
+    await client.connect();
   } catch (err) {
     throw new Error(
       `PostgreSQL is not reachable at ${TEST_ROOT_DATABASE_URL} (${(err as Error).message}). ` +
@@ -14,17 +16,28 @@ export default async function setup(): Promise<void> {
     );
   }
   try {
-    // Databases left behind by an interrupted run.
-    const { rows } = await root.query(
-      "select datname from pg_database where datname like 'realtime_t\\_%' or datname = $1",
-      [TEMPLATE_DATABASE],
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const template = stampedName("realtime_tpl");
+  await root(async (client) => {
+    // Leftovers of interrupted runs: test databases older than two hours.
+    const cutoff = Math.floor(Date.now() / 1000) - 7200;
+    const { rows } = await client.query<{ datname: string }>(
+      "select datname from pg_database where datname ~ '^realtime_(t|tpl)_[0-9]+_'",
     );
     for (const { datname } of rows) {
-      await root.query(`drop database if exists "${datname}" with (force)`);
+      if (Number(datname.split("_")[2]) < cutoff) await client.query(`drop database if exists "${datname}" with (force)`);
     }
-    await root.query(`create database "${TEMPLATE_DATABASE}"`);
-  } finally {
-    await root.end();
-  }
-  await migrateDatabase(databaseUrl(TEMPLATE_DATABASE));
+    await client.query(`create database "${template}"`);
+  });
+  await migrateDatabase(databaseUrl(template));
+  project.provide("templateDatabase", template);
+  return async () => {
+    await root((client) => client.query(`drop database if exists "${template}" with (force)`));
+  };
 }
