@@ -169,9 +169,18 @@ export function connectError(
   });
 }
 
+/**
+ * Waiters are created before the action that triggers them and awaited after it; a rejection
+ * meanwhile is not "unhandled" (awaiting the promise still throws it).
+ */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
 /** The next `name` event (matching predicate) on the socket; rejects after timeoutMs. */
 export function nextEvent<T = any>(socket: Socket, name: string, predicate: (payload: T) => boolean = () => true, timeoutMs = 3000): Promise<T> {
-  return new Promise((resolve, reject) => {
+  return handled(new Promise<T>((resolve, reject) => {
     const listener = (payload: T) => {
       if (!predicate(payload)) return;
       clearTimeout(timer);
@@ -183,12 +192,12 @@ export function nextEvent<T = any>(socket: Socket, name: string, predicate: (pay
       reject(new Error(`timed out after ${timeoutMs} ms waiting for "${name}" on ${socket.id ?? "a socket"}`));
     }, timeoutMs);
     socket.on(name, listener);
-  });
+  }));
 }
 
 /** Resolves when no `name` event (matching predicate) arrived within ms; rejects on one. */
 export function expectNoEvent<T = any>(socket: Socket, name: string, ms = 300, predicate: (payload: T) => boolean = () => true): Promise<void> {
-  return new Promise((resolve, reject) => {
+  return handled(new Promise<void>((resolve, reject) => {
     const listener = (payload: T) => {
       if (!predicate(payload)) return;
       clearTimeout(timer);
@@ -200,7 +209,7 @@ export function expectNoEvent<T = any>(socket: Socket, name: string, ms = 300, p
       resolve();
     }, ms);
     socket.on(name, listener);
-  });
+  }));
 }
 
 /** Collects every `name` event from now on. */
@@ -227,7 +236,6 @@ export async function ackOk<T = any>(socket: Socket, event: string, ...payload: 
 /** Emits with an acknowledgement that must fail with `code`, and checks the `error` event too. */
 export async function ackError(socket: Socket, event: string, code: string, ...payload: unknown[]): Promise<{ code: string; message: string; details?: unknown }> {
   const errorEvent = nextEvent(socket, "error", (e: { code: string }) => e.code === code);
-  errorEvent.catch(() => {}); // awaited below; never an unhandled rejection when an earlier check fails
   const res = await ack(socket, event, ...payload);
   if (res.ok) throw new Error(`${event} was accepted (${JSON.stringify(res.data)}); expected ${code}`);
   if (res.error.code !== code) throw new Error(`${event} failed with ${res.error.code} (${res.error.message}); expected ${code}`);

@@ -1,0 +1,160 @@
+// Presence over real sockets (SPEC section 6): many devices, the grace period after the last
+// disconnect, presence:update / presence:get, and who receives presence:changed.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ackError,
+  ackOk,
+  connect,
+  createRoom,
+  expectNoEvent,
+  nextEvent,
+  startRelay,
+  token,
+  uid,
+  until,
+  type TestRelay,
+} from "../helpers/relay.js";
+
+const GRACE = 300;
+let relay: TestRelay;
+
+beforeAll(async () => {
+  relay = await startRelay({ REALTIME_PRESENCE_GRACE: String(GRACE), REALTIME_PRESENCE_HEARTBEAT: "1000" });
+});
+afterAll(async () => {
+  await relay?.dispose();
+});
+
+const about = (userId: string, status?: string) => (p: any) => p.userId === userId && (status === undefined || p.status === status);
+
+/** alice in a room with bob; stranger connected, sharing no room with alice. */
+async function scene() {
+  const room = await createRoom(relay.db, uid("presence"));
+  const alice = uid("alice");
+  const bob = uid("bob");
+  const a = await connect(relay.url, token(alice));
+  const b = await connect(relay.url, token(bob));
+  const stranger = await connect(relay.url, token(uid("stranger")));
+  await ackOk(a, "room:join", { roomName: room });
+  await ackOk(b, "room:join", { roomName: room });
+  return { room, alice, bob, a, b, stranger, close: () => [a, b, stranger].forEach((s) => s.disconnect()) };
+}
+
+describe("presence:update and presence:changed", () => {
+  it("goes to the user's own sockets and room co-members, not to a socket sharing no room", async () => {
+    const s = await scene();
+    const a2 = await connect(relay.url, token(s.alice));
+    const toBob = nextEvent(s.b, "presence:changed", about(s.alice, "away"));
+    const toOwnOther = nextEvent(a2, "presence:changed", about(s.alice, "away"));
+    const toSelf = nextEvent(s.a, "presence:changed", about(s.alice, "away"));
+    const notStranger = expectNoEvent(s.stranger, "presence:changed", 500, about(s.alice));
+
+    const custom = { text: "In a meeting", emoji: "📅" };
+    const data = await ackOk(s.a, "presence:update", { status: "away", customStatus: custom });
+    expect(data).toMatchObject({ userId: s.alice, status: "away", customStatus: custom });
+    const seen = await toBob;
+    expect(seen).toMatchObject({ userId: s.alice, status: "away", customStatus: custom });
+    expect(seen.lastSeen).toBeTypeOf("string");
+    await toOwnOther;
+    await toSelf;
+    await notStranger;
+
+    // presence:get reads it back; users never seen are offline.
+    const nobody = uid("nobody");
+    const got = await ackOk(s.stranger, "presence:get", { userIds: [s.alice, nobody] });
+    expect(got).toEqual([
+      expect.objectContaining({ userId: s.alice, status: "away", customStatus: custom }),
+      { userId: nobody, status: "offline", customStatus: null, lastSeen: null },
+    ]);
+    expect(await ackOk(s.stranger, "presence:get", { userIds: [] })).toEqual([]);
+
+    // customStatus omitted keeps it; null clears it.
+    expect((await ackOk(s.a, "presence:update", { status: "busy" })).customStatus).toEqual(custom);
+    const cleared = nextEvent(s.b, "presence:changed", (p: any) => p.userId === s.alice && p.customStatus === null);
+    expect((await ackOk(s.a, "presence:update", { status: "busy", customStatus: null })).customStatus).toBeNull();
+    expect((await cleared).status).toBe("busy");
+
+    // Setting the same status again announces nothing.
+    const quiet = expectNoEvent(s.b, "presence:changed", 300, about(s.alice));
+    await ackOk(s.a, "presence:update", { status: "busy" });
+    await quiet;
+    a2.disconnect();
+    s.close();
+  });
+
+  it("a chosen status survives a new device", async () => {
+    const s = await scene();
+    const busy = nextEvent(s.b, "presence:changed", about(s.alice, "busy"));
+    await ackOk(s.a, "presence:update", { status: "busy" });
+    await busy;
+    const quiet = expectNoEvent(s.b, "presence:changed", 300, about(s.alice));
+    const a2 = await connect(relay.url, token(s.alice));
+    await quiet;
+    expect((await ackOk(s.b, "presence:get", { userIds: [s.alice] }))[0].status).toBe("busy");
+    a2.disconnect();
+    s.close();
+  });
+
+  it("refuses bad presence payloads with BAD_REQUEST", async () => {
+    const c = await connect(relay.url, token(uid()));
+    await ackError(c, "presence:update", "BAD_REQUEST", { status: "invisible" });
+    await ackError(c, "presence:update", "BAD_REQUEST", { status: "online", customStatus: "text" });
+    await ackError(c, "presence:update", "BAD_REQUEST", { status: "online", customStatus: { text: 5 } });
+    await ackError(c, "presence:update", "BAD_REQUEST", { status: "online", customStatus: { text: "x", mood: "odd" } });
+    await ackError(c, "presence:update", "BAD_REQUEST", { status: "online", customStatus: { text: "x".repeat(129) } });
+    await ackError(c, "presence:update", "BAD_REQUEST", { status: "online", customStatus: { expiresAt: "not a date" } });
+    await ackError(c, "presence:get", "BAD_REQUEST", { userIds: Array.from({ length: 101 }, (_, i) => `u${i}`) });
+    await ackError(c, "presence:get", "BAD_REQUEST", { userIds: "alice" });
+    await ackError(c, "presence:get", "BAD_REQUEST", { userIds: [1, 2] });
+    c.disconnect();
+  });
+});
+
+describe("devices and the grace period", () => {
+  it("closing one of two devices keeps the user online and announces nothing", async () => {
+    const s = await scene();
+    const a2 = await connect(relay.url, token(s.alice));
+    const quiet = expectNoEvent(s.b, "presence:changed", GRACE + 700, about(s.alice));
+    s.a.disconnect();
+    await quiet;
+    expect((await ackOk(s.b, "presence:get", { userIds: [s.alice] }))[0].status).toBe("online");
+
+    // The last device going away: offline after the grace period, to co-members only.
+    const offline = nextEvent(s.b, "presence:changed", about(s.alice, "offline"), GRACE + 3000);
+    const notStranger = expectNoEvent(s.stranger, "presence:changed", GRACE + 1000, about(s.alice));
+    const t0 = Date.now();
+    a2.disconnect();
+    const seen = await offline;
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(GRACE - 50);
+    expect(Date.parse(seen.lastSeen)).toBeLessThanOrEqual(Date.now());
+    await notStranger;
+    s.close();
+  });
+
+  it("a reconnect within the grace period announces no offline", async () => {
+    const s = await scene();
+    const quiet = expectNoEvent(s.b, "presence:changed", GRACE + 1000, about(s.alice));
+    s.a.disconnect();
+    // The relay recorded the disconnect and the grace period is running.
+    await until(() => relay.db.v("select offline_at is not null as v from realtime_presence where user_id = $1", [s.alice]), GRACE);
+    const again = await connect(relay.url, token(s.alice));
+    expect(again.authInfo.rooms).toContain(s.room);
+    await quiet;
+    expect((await ackOk(s.b, "presence:get", { userIds: [s.alice] }))[0].status).toBe("online");
+    again.disconnect();
+    s.close();
+  });
+
+  it("coming back after going offline announces online again", async () => {
+    const s = await scene();
+    const offline = nextEvent(s.b, "presence:changed", about(s.alice, "offline"), GRACE + 3000);
+    s.a.disconnect();
+    await offline;
+    expect((await ackOk(s.b, "presence:get", { userIds: [s.alice] }))[0].status).toBe("offline");
+    const online = nextEvent(s.b, "presence:changed", about(s.alice, "online"));
+    const again = await connect(relay.url, token(s.alice));
+    await online;
+    again.disconnect();
+    s.close();
+  });
+});
