@@ -221,7 +221,15 @@ export class Relay {
     const identity = this.identify(socket);
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
     let device: unknown = auth.device;
-    if (device === undefined || device === null || typeof device !== "object" || Array.isArray(device) || JSON.stringify(device).length > 1024) {
+    // A client-chosen device object is kept when small and storable (jsonb cannot hold \u0000).
+    if (
+      device === undefined ||
+      device === null ||
+      typeof device !== "object" ||
+      Array.isArray(device) ||
+      JSON.stringify(device).length > 1024 ||
+      JSON.stringify(device).includes("\\u0000")
+    ) {
       const ua = socket.handshake.headers["user-agent"];
       device = ua ? { userAgent: String(ua).slice(0, 255) } : null;
     }

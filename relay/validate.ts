@@ -35,7 +35,19 @@ export function string(p: Payload, field: string, rule: StringRule): string {
   if (rule.identifier && (CONTROL.test(v) || v !== v.trim())) {
     bad(`${field} must not contain control characters or surrounding spaces`);
   }
+  // PostgreSQL text cannot hold NUL: refused here rather than failing (INTERNAL) in the database.
+  if (v.includes("\u0000")) bad(`${field} must not contain NUL characters`);
   return v;
+}
+
+/** True when a string anywhere in a JSON value (keys included) holds a NUL character. */
+function containsNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\u0000");
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value).some(([k, v]) => k.includes("\u0000") || containsNul(v));
+  }
+  return false;
 }
 
 export function optionalString(p: Payload, field: string, rule: StringRule): string | undefined {
@@ -65,6 +77,7 @@ export function optionalJsonObject(p: Payload, field: string, maxBytes: number):
   if (v === undefined || v === null) return undefined;
   object(v, field);
   if (Buffer.byteLength(JSON.stringify(v)) > maxBytes) bad(`${field} must be at most ${maxBytes} bytes of JSON`);
+  if (containsNul(v)) bad(`${field} must not contain NUL characters`);
   return v as Payload;
 }
 
@@ -80,7 +93,7 @@ export function stringArray(p: Payload, field: string, maxItems: number, itemMax
   if (!Array.isArray(v)) bad(`${field} must be an array of strings`);
   if (v.length > maxItems) bad(`${field} may hold at most ${maxItems} items`);
   for (const item of v) {
-    if (typeof item !== "string" || item.length === 0 || item.length > itemMax) {
+    if (typeof item !== "string" || item.length === 0 || item.length > itemMax || item.includes("\u0000")) {
       bad(`${field} items must be strings of 1 to ${itemMax} characters`);
     }
   }
