@@ -34,6 +34,8 @@ export interface Config {
   /** Undefined: the embedded PostgreSQL (see relay/embedded.ts). */
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
+  /** Prefix of the Redis channels, so several clusters can share one Redis. */
+  redisPrefix: string;
   /** Undefined: same-origin only. */
   corsOrigins: string[] | undefined;
   port: number;
@@ -201,6 +203,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const config: Config = {
     databaseUrl,
     redisUrl,
+    redisPrefix: str(env, "REALTIME_REDIS_PREFIX") ?? "realtime",
     corsOrigins,
     port: int(env, "REALTIME_PORT", 3101, 0, 65535),
     host: str(env, "REALTIME_HOST") ?? "0.0.0.0",

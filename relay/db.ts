@@ -1,7 +1,7 @@
 // The query pool. Every call is a parameterised call of a SQL function; failures become
 // RealtimeErrors (UNAVAILABLE when the database cannot be reached, fast, instead of hanging).
 import pg from "pg";
-import { toRealtimeError } from "./protocol.js";
+import { RealtimeError, toRealtimeError } from "./protocol.js";
 
 // timestamptz and bigint as JS values the protocol can send: ISO strings and numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => {
@@ -44,13 +44,27 @@ export class Db {
   /** Runs a statement; `name` labels it in metrics. Throws RealtimeError. */
   async query<T = Record<string, unknown>>(name: string, text: string, values: unknown[] = []): Promise<T[]> {
     const started = process.hrtime.bigint();
+    const done = (ok: boolean) => this.observer?.(name, Number(process.hrtime.bigint() - started) / 1e9, ok);
+    let client: pg.PoolClient;
     try {
-      const result = await this.pool.query(text, values);
-      this.observer?.(name, Number(process.hrtime.bigint() - started) / 1e9, true);
+      client = await this.pool.connect();
+    } catch (err) {
+      // Whatever stops us from getting a connection (refused, timed out, database not accepting
+      // connections) means the database is unavailable to this relay.
+      done(false);
+      throw Object.assign(new RealtimeError("UNAVAILABLE", "database unavailable"), { cause: err });
+    }
+    try {
+      const result = await client.query(text, values);
+      client.release();
+      done(true);
       return result.rows as T[];
     } catch (err) {
-      this.observer?.(name, Number(process.hrtime.bigint() - started) / 1e9, false);
-      throw Object.assign(toRealtimeError(err), { cause: err });
+      const mapped = toRealtimeError(err);
+      // A broken connection must not go back to the pool.
+      client.release(mapped.code === "UNAVAILABLE" ? (err as Error) : undefined);
+      done(false);
+      throw Object.assign(mapped, { cause: err });
     }
   }
 

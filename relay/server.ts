@@ -176,7 +176,7 @@ export class Relay {
     }
     this.redisPub = pub;
     this.redisSub = sub;
-    this.io.adapter(createAdapter(pub, sub, { key: "realtime" }));
+    this.io.adapter(createAdapter(pub, sub, { key: this.config.redisPrefix }));
     // Start-up waits briefly for Redis, then carries on with local delivery if it is down.
     await Promise.race([
       new Promise<void>((resolve) => (pub.status === "ready" ? resolve() : pub.once("ready", () => resolve()))),
