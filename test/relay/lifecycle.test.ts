@@ -1,0 +1,87 @@
+// Connection lifecycle against the database: rows opened and closed with sockets, sockets closed by
+// a DBA dropped at the next heartbeat, and graceful shutdown (clients disconnected, no open rows
+// left for the node, node marked stopped, event log flushed).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ackOk, connect, connectError, createRoom, nextEvent, startRelay, token, uid, until, type TestRelay } from "../helpers/relay.js";
+
+let relay: TestRelay;
+
+beforeAll(async () => {
+  relay = await startRelay({ REALTIME_PRESENCE_HEARTBEAT: "1000", REALTIME_PRESENCE_GRACE: "0" });
+});
+afterAll(async () => {
+  await relay?.dispose();
+});
+
+const openRows = (db: TestRelay["db"], nodeId: string) =>
+  db.v<number>("select count(*)::int as v from realtime_connections where node_id = $1 and disconnected_at is null", [nodeId]);
+
+describe("connection rows", () => {
+  it("records a socket on connect and closes its row on disconnect", async () => {
+    const user = uid("row");
+    const c = await connect(relay.url, token(user));
+    const [row] = await relay.db.q("select socket_id, user_id, node_id, anonymous, device from realtime_connections where id = $1", [
+      c.authInfo.sessionId,
+    ]);
+    expect(row).toMatchObject({ socket_id: c.id, user_id: user, node_id: relay.nodeId, anonymous: false });
+    c.disconnect();
+    const closed = await until(async () => {
+      const [r] = await relay.db.q("select disconnected_at, close_reason from realtime_connections where id = $1", [c.authInfo.sessionId]);
+      return r.disconnected_at ? r : null;
+    });
+    expect(closed.close_reason).toBe("disconnect");
+  });
+
+  it("keeps a device object sent in the handshake", async () => {
+    const c = await connect(relay.url, { token: token(uid("dev")), device: { platform: "test", version: 3 } });
+    const device = await relay.db.v("select device as v from realtime_connections where id = $1", [c.authInfo.sessionId]);
+    expect(device).toEqual({ platform: "test", version: 3 });
+    c.disconnect();
+  });
+
+  it("disconnects a socket whose row a DBA closed, at the next heartbeat", async () => {
+    const c = await connect(relay.url, token(uid("dba")));
+    const gone = nextEvent<string>(c, "disconnect", () => true, 4000);
+    expect(await relay.db.v("select realtime_close_connection($1) as v", [c.id])).toBe(true);
+    expect(await gone).toBe("io server disconnect");
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("disconnects every client, leaves no open row for the node, marks it stopped and flushes the event log", async () => {
+    const own = await startRelay({ REALTIME_PRESENCE_GRACE: "5000" });
+    try {
+      const room = await createRoom(own.db, uid("shutdown"));
+      const users = [uid("s1"), uid("s2")];
+      const clients = await Promise.all(users.map((u) => connect(own.url, token(u))));
+      const second = await connect(own.url, token(users[0])); // a second device
+      for (const c of clients) await ackOk(c, "room:join", { roomName: room });
+      expect(await openRows(own.db, own.nodeId)).toBe(3);
+
+      const reasons = [...clients, second].map((c) => nextEvent<string>(c, "disconnect", () => true, 5000));
+      await own.stop();
+      expect(await Promise.all(reasons)).toEqual(["io server disconnect", "io server disconnect", "io server disconnect"]);
+
+      expect(await openRows(own.db, own.nodeId)).toBe(0);
+      const reasonsInDb = await own.db.q("select distinct close_reason from realtime_connections where node_id = $1", [own.nodeId]);
+      expect(reasonsInDb).toEqual([{ close_reason: "node stopped" }]);
+      const node = (await own.db.q("select stopped_at from realtime_nodes where id = $1", [own.nodeId]))[0];
+      expect(node.stopped_at).toBeInstanceOf(Date);
+      // Shutdown closes without a grace period: the users are offline now.
+      const statuses = await own.db.q("select user_id, status from realtime_presence where user_id = any($1) order by user_id", [users]);
+      expect(statuses.map((r) => r.status)).toEqual(["offline", "offline"]);
+      // The batched event log was flushed: one connect per socket.
+      const connects = await own.db.v<number>(
+        "select count(*)::int as v from realtime_events where type = 'connect' and user_id = any($1)",
+        [users],
+      );
+      expect(connects).toBe(3);
+
+      // The port no longer accepts connections.
+      const err = await connectError(own.url, token(uid()));
+      expect(err.message).toBeTruthy();
+    } finally {
+      await own.dispose();
+    }
+  });
+});
