@@ -204,7 +204,13 @@ comment on function realtime_close_node_connections(text, text, timestamptz) is
   'Closes every open connection recorded under a relay node (graceful stop or restart).';
 
 -- Marks a node stopped after closing its connections (graceful shutdown).
-create or replace function realtime_node_stop(p_node_id text, p_now timestamptz default now())
+-- p_grace: users whose last connection this was stay visible that long, so a rolling restart
+-- (clients reconnecting to another relay) does not flap them offline.
+create or replace function realtime_node_stop(
+  p_node_id text,
+  p_now timestamptz default now(),
+  p_grace interval default interval '0'
+)
 returns integer
 language plpgsql
 volatile
@@ -212,12 +218,14 @@ as $$
 declare
   v_closed integer;
 begin
-  select count(*) into v_closed from realtime_close_node_connections(p_node_id, 'node stopped', p_now);
+  select count(*) into v_closed from realtime_close_connections(
+    array(select id from realtime_connections c where c.node_id = p_node_id and c.disconnected_at is null),
+    'node stopped', p_now, p_grace);
   update realtime_nodes set stopped_at = p_now where id = p_node_id;
   return v_closed;
 end;
 $$;
-comment on function realtime_node_stop(text, timestamptz) is 'Closes a relay''s connections and marks it stopped; returns how many were closed.';
+comment on function realtime_node_stop(text, timestamptz, interval) is 'Closes a relay''s connections (users offline after p_grace) and marks it stopped; returns how many were closed.';
 
 -- Closes connections whose relay stopped heart-beating (or was never registered) or that showed no
 -- activity for p_activity_timeout, fixes presence, clears their typing, and returns what it closed.

@@ -203,7 +203,11 @@ begin
     returning * into v_new;
     return v_new; -- still visible until realtime_tick() passes offline_at
   else
-    select max(coalesce(disconnected_at, last_activity)) into v_last_activity
+    -- Last seen: when the client disconnected, or, for connections closed by the stale sweep
+    -- (dead relay, inactivity), their last sign of life.
+    select max(case when close_reason in ('node dead', 'inactive') then last_activity
+                    else coalesce(disconnected_at, last_activity) end)
+      into v_last_activity
     from realtime_connections where user_id = p_user_id;
     update realtime_presence
     set status = 'offline', offline_at = null,

@@ -244,13 +244,17 @@ comment on function realtime_room_members_json(realtime_rooms, timestamptz, inte
   'Active members of a room with their presence, earliest first, at most p_limit.';
 
 -- Joins a room as SPEC section 5 allows. Returns {room, joined, members, memberCount, typing}:
--- joined is true when a membership began (announced as user:joined).
+-- joined is true when a membership began (announced as user:joined). With p_since (the last
+-- message id the client saw) it also returns replay: the messages it missed (see
+-- realtime_room_events_since), so a reconnecting client needs one call per room.
 create or replace function realtime_join_room(
   p_room_name text,
   p_user_id text,
   p_anonymous boolean default false,
   p_auto_create boolean default false,
-  p_now timestamptz default now()
+  p_now timestamptz default now(),
+  p_since bigint default null,
+  p_replay_limit integer default 100
 )
 returns jsonb
 language plpgsql
@@ -260,6 +264,7 @@ declare
   v_room realtime_rooms;
   v_member boolean;
   v_joined boolean := false;
+  v_result jsonb;
 begin
   select * into v_room from realtime_rooms where name = p_room_name;
   if v_room.id is null then
@@ -295,7 +300,7 @@ begin
     end if;
   end if;
 
-  return jsonb_build_object(
+  v_result := jsonb_build_object(
     'room', realtime_room_json(v_room),
     'joined', v_joined,
     'members', realtime_room_members_json(v_room, p_now),
@@ -305,10 +310,15 @@ begin
       from realtime_typing t where t.room_name = v_room.name and t.expires_at > p_now
     ), '[]'::jsonb)
   );
+  if p_since is not null then
+    v_result := v_result || jsonb_build_object(
+      'replay', realtime_room_events_since(v_room.name, p_user_id, p_since, p_replay_limit, p_anonymous));
+  end if;
+  return v_result;
 end;
 $$;
-comment on function realtime_join_room(text, text, boolean, boolean, timestamptz) is
-  'Joins a room under the rules of SPEC section 5 (RT404 unknown, RT403 not allowed); returns the room, whether a membership began, members with presence (first 1000), member count and current typers.';
+comment on function realtime_join_room(text, text, boolean, boolean, timestamptz, bigint, integer) is
+  'Joins a room under the rules of SPEC section 5 (RT404 unknown, RT403 not allowed); returns the room, whether a membership began, members with presence (first 1000), member count, current typers and, with p_since, the messages missed since then (replay).';
 
 create or replace function realtime_leave_room(p_room_name text, p_user_id text, p_now timestamptz default now())
 returns boolean

@@ -68,18 +68,11 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     const id = identity();
     const result = await db.value<Record<string, unknown>>(
       "join_room",
-      "select realtime_join_room($1, $2, $3, $4) as v",
-      [roomName, id.anonymous ? null : id.userId, id.anonymous, config.autoCreateRooms],
+      "select realtime_join_room($1, $2, $3, $4, now(), $5, $6) as v",
+      [roomName, id.anonymous ? null : id.userId, id.anonymous, config.autoCreateRooms, since ?? null, config.replayLimit],
     );
     await socket.join(roomKey(roomName));
     relay.eventLog.record("join", id.anonymous ? null : id.userId, roomName, { socketId: socket.id });
-    if (since !== undefined) {
-      result.replay = await db.value(
-        "room_events_since",
-        "select realtime_room_events_since($1, $2, $3, $4, $5) as v",
-        [roomName, id.anonymous ? null : id.userId, since, config.replayLimit, id.anonymous],
-      );
-    }
     return result;
   });
 

@@ -485,7 +485,10 @@ export class Relay {
     this.log.info({ connections: this.localConnectionCount }, "relay stopping");
     this.io.local.disconnectSockets(true);
     await this.db
-      .value<number>("node_stop", "select realtime_node_stop($1) as v", [this.config.nodeId])
+      .value<number>("node_stop", "select realtime_node_stop($1, now(), make_interval(secs => $2::double precision / 1000)) as v", [
+        this.config.nodeId,
+        this.config.presenceGraceMs,
+      ])
       .catch((err) => this.log.warn({ err: (err as Error).message }, "could not mark this relay's connections closed"));
     await this.eventLog.stop().catch(() => {});
     await this.listener.stop();

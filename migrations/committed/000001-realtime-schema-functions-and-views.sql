@@ -1,5 +1,5 @@
 --! Previous: -
---! Hash: sha1:833529dda4ea5bf2b9011092c3e5218fedfe0f5a
+--! Hash: sha1:80a0e35df4348c88fd5299e6d7644d9dfef89050
 --! Message: realtime schema, functions and views
 
 -- Tables and constraints of Realtime. Seed names and columns are kept so existing readers work;
@@ -385,7 +385,11 @@ begin
     returning * into v_new;
     return v_new; -- still visible until realtime_tick() passes offline_at
   else
-    select max(coalesce(disconnected_at, last_activity)) into v_last_activity
+    -- Last seen: when the client disconnected, or, for connections closed by the stale sweep
+    -- (dead relay, inactivity), their last sign of life.
+    select max(case when close_reason in ('node dead', 'inactive') then last_activity
+                    else coalesce(disconnected_at, last_activity) end)
+      into v_last_activity
     from realtime_connections where user_id = p_user_id;
     update realtime_presence
     set status = 'offline', offline_at = null,
@@ -818,7 +822,13 @@ comment on function realtime_close_node_connections(text, text, timestamptz) is
   'Closes every open connection recorded under a relay node (graceful stop or restart).';
 
 -- Marks a node stopped after closing its connections (graceful shutdown).
-create or replace function realtime_node_stop(p_node_id text, p_now timestamptz default now())
+-- p_grace: users whose last connection this was stay visible that long, so a rolling restart
+-- (clients reconnecting to another relay) does not flap them offline.
+create or replace function realtime_node_stop(
+  p_node_id text,
+  p_now timestamptz default now(),
+  p_grace interval default interval '0'
+)
 returns integer
 language plpgsql
 volatile
@@ -826,12 +836,14 @@ as $$
 declare
   v_closed integer;
 begin
-  select count(*) into v_closed from realtime_close_node_connections(p_node_id, 'node stopped', p_now);
+  select count(*) into v_closed from realtime_close_connections(
+    array(select id from realtime_connections c where c.node_id = p_node_id and c.disconnected_at is null),
+    'node stopped', p_now, p_grace);
   update realtime_nodes set stopped_at = p_now where id = p_node_id;
   return v_closed;
 end;
 $$;
-comment on function realtime_node_stop(text, timestamptz) is 'Closes a relay''s connections and marks it stopped; returns how many were closed.';
+comment on function realtime_node_stop(text, timestamptz, interval) is 'Closes a relay''s connections (users offline after p_grace) and marks it stopped; returns how many were closed.';
 
 -- Closes connections whose relay stopped heart-beating (or was never registered) or that showed no
 -- activity for p_activity_timeout, fixes presence, clears their typing, and returns what it closed.
@@ -1132,13 +1144,17 @@ comment on function realtime_room_members_json(realtime_rooms, timestamptz, inte
   'Active members of a room with their presence, earliest first, at most p_limit.';
 
 -- Joins a room as SPEC section 5 allows. Returns {room, joined, members, memberCount, typing}:
--- joined is true when a membership began (announced as user:joined).
+-- joined is true when a membership began (announced as user:joined). With p_since (the last
+-- message id the client saw) it also returns replay: the messages it missed (see
+-- realtime_room_events_since), so a reconnecting client needs one call per room.
 create or replace function realtime_join_room(
   p_room_name text,
   p_user_id text,
   p_anonymous boolean default false,
   p_auto_create boolean default false,
-  p_now timestamptz default now()
+  p_now timestamptz default now(),
+  p_since bigint default null,
+  p_replay_limit integer default 100
 )
 returns jsonb
 language plpgsql
@@ -1148,6 +1164,7 @@ declare
   v_room realtime_rooms;
   v_member boolean;
   v_joined boolean := false;
+  v_result jsonb;
 begin
   select * into v_room from realtime_rooms where name = p_room_name;
   if v_room.id is null then
@@ -1183,7 +1200,7 @@ begin
     end if;
   end if;
 
-  return jsonb_build_object(
+  v_result := jsonb_build_object(
     'room', realtime_room_json(v_room),
     'joined', v_joined,
     'members', realtime_room_members_json(v_room, p_now),
@@ -1193,10 +1210,15 @@ begin
       from realtime_typing t where t.room_name = v_room.name and t.expires_at > p_now
     ), '[]'::jsonb)
   );
+  if p_since is not null then
+    v_result := v_result || jsonb_build_object(
+      'replay', realtime_room_events_since(v_room.name, p_user_id, p_since, p_replay_limit, p_anonymous));
+  end if;
+  return v_result;
 end;
 $$;
-comment on function realtime_join_room(text, text, boolean, boolean, timestamptz) is
-  'Joins a room under the rules of SPEC section 5 (RT404 unknown, RT403 not allowed); returns the room, whether a membership began, members with presence (first 1000), member count and current typers.';
+comment on function realtime_join_room(text, text, boolean, boolean, timestamptz, bigint, integer) is
+  'Joins a room under the rules of SPEC section 5 (RT404 unknown, RT403 not allowed); returns the room, whether a membership began, members with presence (first 1000), member count, current typers and, with p_since, the messages missed since then (replay).';
 
 create or replace function realtime_leave_room(p_room_name text, p_user_id text, p_now timestamptz default now())
 returns boolean

@@ -252,3 +252,30 @@ describe("touching connections", () => {
     expect((await conn(s2)).last_activity).toEqual(date(30));
   });
 });
+
+describe("last_seen and graceful stops", () => {
+  it("sets last_seen to the last sign of life of connections closed by the stale sweep", async () => {
+    const [node, s, u] = [uid("n"), uid("s"), uid("u")];
+    await ctx.db.q("select realtime_node_start($1, p_now => $2)", [node, at(0)]);
+    await register(s, u, node, 0);
+    await ctx.db.q("select realtime_touch_connections($1::text[], $2)", [[s], at(10)]);
+
+    const closed = await ctx.db.q("select * from disconnect_stale_connections($1, interval '30 seconds', interval '1 hour')", [at(100)]);
+
+    expect(closed.map((r) => r.socket_id)).toContain(s);
+    const row = (await ctx.db.q("select status, last_seen from realtime_presence where user_id = $1", [u]))[0];
+    expect(row).toEqual({ status: "offline", last_seen: date(10) });
+  });
+
+  it("keeps users visible for the grace period when their relay stops gracefully", async () => {
+    const [node, s, u] = [uid("n"), uid("s"), uid("u")];
+    await ctx.db.q("select realtime_node_start($1, p_now => $2)", [node, at(0)]);
+    await register(s, u, node, 0);
+
+    expect(await ctx.db.v("select realtime_node_stop($1, $2, interval '5 seconds') as v", [node, at(1)])).toBe(1);
+
+    expect(await status(u)).toBe("online");
+    await ctx.db.q("select realtime_tick($1)", [at(7)]);
+    expect(await status(u)).toBe("offline");
+  });
+});

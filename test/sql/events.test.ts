@@ -131,3 +131,20 @@ describe("replay", () => {
     await expectSqlError(ctx.db.q("select realtime_prune_events(interval '-1 day')"), "RT400", /retention/);
   });
 });
+
+describe("joining with since", () => {
+  it("returns the replay in the join result, in one call", async () => {
+    await ctx.db.q("select realtime_create_room('join-replay')");
+    await ctx.db.q("select realtime_join_room('join-replay', 'writer')");
+    const first = await ctx.db.v("select (realtime_send_message('join-replay', 'writer', 'a') ->> 'id')::bigint as v");
+    await ctx.db.q("select realtime_send_message('join-replay', 'writer', 'b')");
+
+    const joined = await ctx.db.v("select realtime_join_room('join-replay', 'reader', p_since => $1, p_replay_limit => 10) as v", [first]);
+
+    expect(joined.joined).toBe(true);
+    expect(joined.replay.gap).toBe(false);
+    expect(joined.replay.events.map((e: any) => e.content)).toEqual(["b"]);
+    const without = await ctx.db.v("select realtime_join_room('join-replay', 'reader') as v");
+    expect(without.replay).toBeUndefined();
+  });
+});

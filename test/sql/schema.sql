@@ -565,16 +565,17 @@ $$;
 COMMENT ON FUNCTION public.realtime_get_presence(p_user_ids text[], p_now timestamp with time zone) IS 'Presence of up to 100 users, in the order given.';
 
 --
--- Name: realtime_join_room(text, text, boolean, boolean, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+-- Name: realtime_join_room(text, text, boolean, boolean, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.realtime_join_room(p_room_name text, p_user_id text, p_anonymous boolean DEFAULT false, p_auto_create boolean DEFAULT false, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+CREATE FUNCTION public.realtime_join_room(p_room_name text, p_user_id text, p_anonymous boolean DEFAULT false, p_auto_create boolean DEFAULT false, p_now timestamp with time zone DEFAULT now(), p_since bigint DEFAULT NULL::bigint, p_replay_limit integer DEFAULT 100) RETURNS jsonb
     LANGUAGE plpgsql
     AS $$
 declare
   v_room realtime_rooms;
   v_member boolean;
   v_joined boolean := false;
+  v_result jsonb;
 begin
   select * into v_room from realtime_rooms where name = p_room_name;
   if v_room.id is null then
@@ -610,7 +611,7 @@ begin
     end if;
   end if;
 
-  return jsonb_build_object(
+  v_result := jsonb_build_object(
     'room', realtime_room_json(v_room),
     'joined', v_joined,
     'members', realtime_room_members_json(v_room, p_now),
@@ -620,14 +621,19 @@ begin
       from realtime_typing t where t.room_name = v_room.name and t.expires_at > p_now
     ), '[]'::jsonb)
   );
+  if p_since is not null then
+    v_result := v_result || jsonb_build_object(
+      'replay', realtime_room_events_since(v_room.name, p_user_id, p_since, p_replay_limit, p_anonymous));
+  end if;
+  return v_result;
 end;
 $$;
 
 --
--- Name: FUNCTION realtime_join_room(p_room_name text, p_user_id text, p_anonymous boolean, p_auto_create boolean, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION realtime_join_room(p_room_name text, p_user_id text, p_anonymous boolean, p_auto_create boolean, p_now timestamp with time zone, p_since bigint, p_replay_limit integer); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.realtime_join_room(p_room_name text, p_user_id text, p_anonymous boolean, p_auto_create boolean, p_now timestamp with time zone) IS 'Joins a room under the rules of SPEC section 5 (RT404 unknown, RT403 not allowed); returns the room, whether a membership began, members with presence (first 1000), member count and current typers.';
+COMMENT ON FUNCTION public.realtime_join_room(p_room_name text, p_user_id text, p_anonymous boolean, p_auto_create boolean, p_now timestamp with time zone, p_since bigint, p_replay_limit integer) IS 'Joins a room under the rules of SPEC section 5 (RT404 unknown, RT403 not allowed); returns the room, whether a membership began, members with presence (first 1000), member count, current typers and, with p_since, the messages missed since then (replay).';
 
 --
 -- Name: realtime_leave_room(text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
@@ -743,26 +749,28 @@ $$;
 COMMENT ON FUNCTION public.realtime_node_start(p_node_id text, p_hostname text, p_pid integer, p_metadata jsonb, p_now timestamp with time zone) IS 'Registers a relay node (heartbeat now) and closes connections an earlier process left under the same id; returns how many.';
 
 --
--- Name: realtime_node_stop(text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+-- Name: realtime_node_stop(text, timestamp with time zone, interval); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.realtime_node_stop(p_node_id text, p_now timestamp with time zone DEFAULT now()) RETURNS integer
+CREATE FUNCTION public.realtime_node_stop(p_node_id text, p_now timestamp with time zone DEFAULT now(), p_grace interval DEFAULT '00:00:00'::interval) RETURNS integer
     LANGUAGE plpgsql
     AS $$
 declare
   v_closed integer;
 begin
-  select count(*) into v_closed from realtime_close_node_connections(p_node_id, 'node stopped', p_now);
+  select count(*) into v_closed from realtime_close_connections(
+    array(select id from realtime_connections c where c.node_id = p_node_id and c.disconnected_at is null),
+    'node stopped', p_now, p_grace);
   update realtime_nodes set stopped_at = p_now where id = p_node_id;
   return v_closed;
 end;
 $$;
 
 --
--- Name: FUNCTION realtime_node_stop(p_node_id text, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION realtime_node_stop(p_node_id text, p_now timestamp with time zone, p_grace interval); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.realtime_node_stop(p_node_id text, p_now timestamp with time zone) IS 'Closes a relay''s connections and marks it stopped; returns how many were closed.';
+COMMENT ON FUNCTION public.realtime_node_stop(p_node_id text, p_now timestamp with time zone, p_grace interval) IS 'Closes a relay''s connections (users offline after p_grace) and marks it stopped; returns how many were closed.';
 
 --
 -- Name: realtime_notify(text, jsonb); Type: FUNCTION; Schema: public; Owner: -
@@ -995,7 +1003,11 @@ begin
     returning * into v_new;
     return v_new; -- still visible until realtime_tick() passes offline_at
   else
-    select max(coalesce(disconnected_at, last_activity)) into v_last_activity
+    -- Last seen: when the client disconnected, or, for connections closed by the stale sweep
+    -- (dead relay, inactivity), their last sign of life.
+    select max(case when close_reason in ('node dead', 'inactive') then last_activity
+                    else coalesce(disconnected_at, last_activity) end)
+      into v_last_activity
     from realtime_connections where user_id = p_user_id;
     update realtime_presence
     set status = 'offline', offline_at = null,
