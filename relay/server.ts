@@ -56,6 +56,7 @@ export class Relay {
   private timers: NodeJS.Timeout[] = [];
   private pendingCloses = new Set<string>();
   private stopping = false;
+  private handshaking = 0;
   private tickRunning = false;
   redisReady = false;
   /** The HS256 secret the demo page may mint tokens with, when allowed (see demo.ts). */
@@ -215,9 +216,19 @@ export class Relay {
 
   private async handshake(socket: RelaySocket): Promise<void> {
     if (this.stopping) throw new RealtimeError("UNAVAILABLE", "server is shutting down");
-    if (this.localConnectionCount >= this.config.maxConnections) {
+    // Handshakes still registering hold a slot too: concurrent handshakes must not overshoot the cap.
+    if (this.localConnectionCount + this.handshaking >= this.config.maxConnections) {
       throw new RealtimeError("SERVER_FULL", `this server holds its maximum of ${this.config.maxConnections} connections`);
     }
+    this.handshaking++;
+    try {
+      await this.admit(socket);
+    } finally {
+      this.handshaking--;
+    }
+  }
+
+  private async admit(socket: RelaySocket): Promise<void> {
     const identity = this.identify(socket);
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
     let device: unknown = auth.device;
