@@ -43,6 +43,9 @@ afterAll(async () => {
   await main?.dispose();
 });
 
+const openRows = (relay: TestRelay) =>
+  relay.db.v<number>("select count(*)::int as v from realtime_connections where node_id = $1 and disconnected_at is null", [relay.nodeId]);
+
 async function alive(relay: TestRelay): Promise<void> {
   const c = await connect(relay.url, token(uid("probe")));
   expect((await ackOk(c, "ping")).timestamp).toBeTypeOf("number");
@@ -62,6 +65,17 @@ describe("limits", () => {
     expect(c.connected).toBe(true);
     b.disconnect();
     c.disconnect();
+  });
+
+  it("holds the cap under concurrent handshakes: of six at once, two connect and four get SERVER_FULL", async () => {
+    await until(async () => (await (await fetch(`${full.url}/health`)).json()).connections === 0);
+    const results = await Promise.allSettled(Array.from({ length: 6 }, () => connect(full.url, token(uid("rush")))));
+    const connected = results.filter((r) => r.status === "fulfilled");
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(connected).toHaveLength(2);
+    for (const r of refused) expect(r.reason.data?.code).toBe("SERVER_FULL");
+    expect(await openRows(full)).toBe(2);
+    for (const r of connected) (r as PromiseFulfilledResult<Awaited<ReturnType<typeof connect>>>).value.disconnect();
   });
 
   it("answers RATE_LIMITED past the burst and recovers as the bucket refills", async () => {
