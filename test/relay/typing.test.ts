@@ -15,7 +15,8 @@ import {
 } from "../helpers/relay.js";
 import type { TestRelay } from "../helpers/relay.js";
 
-const TYPING_TIMEOUT = 700;
+// Long enough that a loaded machine does not expire indicators in the middle of a test.
+const TYPING_TIMEOUT = 1500;
 let relay: TestRelay;
 
 beforeAll(async () => {
