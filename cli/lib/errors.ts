@@ -112,3 +112,18 @@ export function describeError(err: unknown): { message: string; exitCode: number
   if (err instanceof RealtimeError) return { message: err.message, exitCode: 1 };
   return { message: e?.message ? e.message.split("\n")[0] : String(err), exitCode: 1 };
 }
+
+/** True when an error thrown while starting the server came from the database at `url`. */
+export function isDatabaseError(err: unknown, url: string): boolean {
+  const raw = rawOf(err);
+  const code = raw.code ?? raw.errors?.find((e) => e.code)?.code ?? "";
+  if (/^[0-9A-Z]{5}$/.test(code) && !code.startsWith("E")) return true;
+  if (!NETWORK_REASONS[code]) return false;
+  try {
+    const { hostname, port } = new URL(url);
+    const text = [raw.message ?? "", ...(raw.errors ?? []).map((e) => e.message ?? "")].join(" ");
+    return text.includes(`:${port || "5432"}`) || (hostname !== "" && text.includes(hostname) && code === "ENOTFOUND");
+  } catch {
+    return false;
+  }
+}

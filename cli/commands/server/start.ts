@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import { Flags } from "@oclif/core";
 import { RealtimeCommand } from "../../lib/base.js";
-import { CliError } from "../../lib/errors.js";
+import { CliError, describeDbError, isDatabaseError } from "../../lib/errors.js";
 import {
   BIN_RUN,
   baseUrl,
@@ -74,6 +74,9 @@ export default class ServerStart extends RealtimeCommand {
       this.log(`Realtime server listening on ${server.url} (pid ${process.pid})`);
     } catch (err) {
       removePidFile(config, process.pid);
+      if (config.databaseUrl && isDatabaseError(err, config.databaseUrl)) {
+        throw describeDbError(err, { url: config.databaseUrl, embedded: false });
+      }
       throw err;
     }
   }

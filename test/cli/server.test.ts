@@ -1,0 +1,171 @@
+// The server life cycle from the command line, with a real relay: server start --detach, status,
+// server logs, stats, server stop; and the failures around it.
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { cliEnv, errorLine, freePort, json, runCli, tempDir, type Env } from "./run.js";
+
+let db: TestDatabase;
+let env: Env;
+let cwd: string;
+let dataDir: string;
+let port: number;
+let serverPid: number | undefined;
+const cli = (...args: string[]) => runCli(args, env, { cwd, timeoutMs: 90_000 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch {
+    return true;
+  }
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  cwd = tempDir();
+  dataDir = path.join(cwd, "data");
+  port = await freePort();
+  env = cliEnv({ DATABASE_URL: db.url, REALTIME_DATA_DIR: dataDir, REALTIME_PORT: String(port), LOG_LEVEL: "info" });
+});
+
+afterAll(async () => {
+  if (serverPid !== undefined && alive(serverPid)) process.kill(serverPid, "SIGKILL");
+  await db?.drop();
+  if (cwd) fs.rmSync(cwd, { recursive: true, force: true });
+});
+
+describe("server life cycle", () => {
+  it("start --detach, status, logs, stats, stop", async () => {
+    // Setup: nothing is running yet.
+    const before = await cli("server", "stop");
+    expect(before.code).toBe(0);
+    expect(before.stdout).toMatch(/The server is not running \(no pid file at .*server\.pid\)/);
+
+    // Start in the background.
+    const started = await cli("server", "start", "--detach");
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stdout).toContain(`http://127.0.0.1:${port}`);
+    const pidFile = path.join(dataDir, "server.pid");
+    serverPid = Number(fs.readFileSync(pidFile, "utf8").trim());
+    expect(started.stdout).toContain(`pid ${serverPid}`);
+    expect(alive(serverPid)).toBe(true);
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(health.status).toBe(200);
+
+    // A second start refuses while the first runs.
+    const again = await cli("server", "start", "--detach");
+    expect(again.code).toBe(1);
+    expect(errorLine(again)).toBe(`Error: a server is already running (pid ${serverPid}); stop it with npx realtime server stop`);
+
+    // status sees it, by pid file and /health.
+    const status = json(await cli("status", "--json"));
+    expect(status.server).toMatchObject({ running: true, pid: serverPid, health: { status: 200 } });
+    const statusText = await cli("status");
+    expect(statusText.stdout).toMatch(new RegExp(`Server\\s+running, pid ${serverPid}, http://127\\.0\\.0\\.1:${port} healthy`));
+
+    // The relay registered itself as a node.
+    const stats = json(await cli("stats", "--json"));
+    expect(stats.nodes).toEqual(expect.arrayContaining([expect.objectContaining({ pid: serverPid, stoppedAt: null })]));
+
+    // logs: the last N lines of server.log.
+    const logs = await cli("server", "logs", "3");
+    expect(logs.code, logs.stderr).toBe(0);
+    const lines = logs.stdout.trimEnd().split("\n");
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThanOrEqual(3);
+    const all = await cli("server", "logs");
+    expect(all.stdout).toMatch(/listening/i);
+    expect(fs.readFileSync(path.join(dataDir, "server.log"), "utf8")).toContain(lines[lines.length - 1]);
+
+    // stop: SIGTERM, wait, remove the pid file.
+    const stopped = await cli("server", "stop");
+    expect(stopped.code, stopped.stderr).toBe(0);
+    expect(stopped.stdout).toContain(`Stopped the server (pid ${serverPid})`);
+    expect(alive(serverPid)).toBe(false);
+    expect(fs.existsSync(pidFile)).toBe(false);
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+    const [node] = await db.q("select stopped_at from realtime_nodes where pid = $1", [serverPid]);
+    expect(node.stopped_at).not.toBeNull();
+
+    // And afterwards.
+    const afterStatus = json(await cli("status", "--json"));
+    expect(afterStatus.server).toMatchObject({ running: false, pid: null });
+    const stopAgain = await cli("server", "stop");
+    expect(stopAgain.code).toBe(0);
+    expect(stopAgain.stdout).toContain("The server is not running");
+  }, 120_000);
+
+  it("--follow prints lines written after it started", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "server.log"), "one\ntwo\n");
+    const { spawn } = await import("node:child_process");
+    const { BIN } = await import("./run.js");
+    const child = spawn(process.execPath, [BIN, "server", "logs", "1", "--follow"], {
+      env: { ...env, REALTIME_DATA_DIR: dir } as NodeJS.ProcessEnv,
+      cwd,
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    try {
+      await waitFor(() => out.includes("two"), 30_000, () => `stdout: ${out}\nstderr: ${err}`);
+      fs.appendFileSync(path.join(dir, "server.log"), "three\n");
+      await waitFor(() => out.includes("three"), 30_000, () => `stdout: ${out}\nstderr: ${err}`);
+      expect(out).toBe("two\nthree\n");
+    } finally {
+      child.kill("SIGTERM");
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 75_000);
+});
+
+describe("server failures", { timeout: 60_000 }, () => {
+  it("server logs without a log file says where it looked", async () => {
+    const r = await runCli(["server", "logs"], { ...env, REALTIME_DATA_DIR: path.join(cwd, "empty") }, { cwd });
+
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toMatch(/^Error: no server log at .*empty\/server\.log/);
+  });
+
+  it("server stop removes a stale pid file", async () => {
+    const dir = path.join(cwd, "stale");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "server.pid"), "999999\n");
+
+    const r = await runCli(["server", "stop"], { ...env, REALTIME_DATA_DIR: dir }, { cwd });
+
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("removed a stale pid file for pid 999999");
+    expect(fs.existsSync(path.join(dir, "server.pid"))).toBe(false);
+  });
+
+  it("start --detach reports a server that dies during start-up, with the reason", async () => {
+    const dir = path.join(cwd, "dies");
+    const r = await runCli(
+      ["server", "start", "--detach"],
+      { ...env, REALTIME_DATA_DIR: dir, REALTIME_PORT: String(await freePort()), DATABASE_URL: "postgres://postgres:pw@127.0.0.1:1/x" },
+      { cwd, timeoutMs: 90_000 },
+    );
+
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toMatch(/^Error: the server exited during start-up \(code 1\): .*cannot reach the database at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/x/);
+    expect(fs.existsSync(path.join(dir, "server.pid"))).toBe(false);
+  }, 90_000);
+});
+
+async function waitFor(pred: () => boolean, timeoutMs: number, detail: () => string = () => ""): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out ${detail()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
