@@ -168,7 +168,7 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
   on("auth:refresh", async (raw) => {
     const p = v.object(raw);
     if (identity().anonymous) throw new RealtimeError("FORBIDDEN", "anonymous connections have no token to refresh");
-    const fresh = relay.auth.verify(p.token);
+    const fresh = relay.auth.verify(v.string(p, "token", { max: 8192 }));
     if (fresh.userId !== identity().userId) {
       throw new RealtimeError("UNAUTHORIZED", "the new token is for another user");
     }

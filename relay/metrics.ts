@@ -100,7 +100,7 @@ export class Metrics {
   });
 
   constructor() {
-    client.collectDefaultMetrics({ register: this.registry, prefix: "realtime_process_", eventLoopMonitoringPrecision: 20 });
+    client.collectDefaultMetrics({ register: this.registry, prefix: "realtime_", eventLoopMonitoringPrecision: 20 });
     for (const kind of ["authenticated", "anonymous"]) this.connections.set({ kind }, 0);
   }
 

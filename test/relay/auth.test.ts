@@ -174,7 +174,7 @@ describe("live expiry and auth:refresh", () => {
     expect(err.message).toMatch(/another user/);
     await ackError(c, "auth:refresh", "UNAUTHORIZED", { token: token(user, {}, { secret: "not-the-secret-0123456789" }) });
     await ackError(c, "auth:refresh", "UNAUTHORIZED", { token: "garbage" });
-    await ackError(c, "auth:refresh", "UNAUTHORIZED", {});
+    await ackError(c, "auth:refresh", "BAD_REQUEST", {});
     await ackError(c, "auth:refresh", "TOKEN_EXPIRED", { token: token(user, { exp: Math.floor(Date.now() / 1000) - 60 }) });
     await ackError(c, "auth:refresh", "BAD_REQUEST", "just a string");
     // Still the same user, still connected.

@@ -50,9 +50,9 @@ describe("/metrics", () => {
     expect(text).toMatch(/^realtime_sql_duration_seconds_bucket\{.*call="send_message".*\} \d+$/m);
     expect(text).toMatch(/^realtime_sql_duration_seconds_count\{call="join_room",ok="true"\} 1$/m);
     expect(text).toMatch(/^realtime_sql_duration_seconds_count\{call="join_room",ok="false"\} 1$/m);
-    expect(text).toMatch(/^realtime_process_nodejs_eventloop_lag_seconds \d/m);
-    expect(text).toMatch(/^realtime_process_process_resident_memory_bytes \d/m);
-    expect(text).toMatch(/^realtime_process_process_cpu_seconds_total \d/m);
+    expect(text).toMatch(/^realtime_nodejs_eventloop_lag_seconds \d/m);
+    expect(text).toMatch(/^realtime_process_resident_memory_bytes \d/m);
+    expect(text).toMatch(/^realtime_process_cpu_seconds_total \d/m);
     // Cluster numbers read from the database at scrape time.
     expect(text).toMatch(/^realtime_rooms [1-9]\d*$/m);
     expect(text).toMatch(/^realtime_presence_users\{status="online"\} [1-9]\d*$/m);
@@ -68,7 +68,7 @@ describe("/metrics", () => {
     for (const name of ["realtime_connections", "realtime_messages_total", "realtime_errors_total", "realtime_sql_duration_seconds"]) {
       expect(names).toContain(name);
     }
-    expect(names.some((n) => n.startsWith("realtime_process_nodejs_eventloop_lag"))).toBe(true);
+    expect(names.some((n) => n.startsWith("realtime_nodejs_eventloop_lag"))).toBe(true);
     const messages = metrics.find((m) => m.name === "realtime_messages_total")!;
     expect(messages.values[0].value).toBe(1);
   });

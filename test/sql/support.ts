@@ -93,22 +93,23 @@ export async function listenRealtime(url: string): Promise<Listener> {
       }, timeoutMs);
     });
   };
+  const sync = async () => {
+    const id = ++syncs;
+    const arrived = waitFor((m) => m?.kind === SENTINEL && m.id === id);
+    await client.query("select pg_notify('realtime', $1)", [JSON.stringify({ v: 1, kind: SENTINEL, id })]);
+    await arrived;
+  };
   return {
     messages,
     raw,
     ofKind: (kind) => messages.filter((m) => m.kind === kind),
     waitFor,
-    async sync() {
-      const id = ++syncs;
-      const arrived = waitFor((m) => m?.kind === SENTINEL && m.id === id);
-      await client.query("select pg_notify('realtime', $1)", [JSON.stringify({ v: 1, kind: SENTINEL, id })]);
-      await arrived;
-    },
+    sync,
     clear() {
       messages.length = 0;
     },
     async reset() {
-      await this.sync();
+      await sync();
       messages.length = 0;
     },
     async close() {
