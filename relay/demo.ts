@@ -172,6 +172,10 @@ async function readBody(req: http.IncomingMessage, limit = 4096): Promise<string
   return body;
 }
 
+function isLoopback(address: string | undefined): boolean {
+  return address === "127.0.0.1" || address === "::1" || address === "::ffff:127.0.0.1";
+}
+
 function json(res: http.ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
   res.end(JSON.stringify(body));
@@ -192,6 +196,12 @@ export async function serveDemo(relay: Relay, url: URL, req: http.IncomingMessag
     const secret = relay.demoTokenSecret;
     if (!secret) {
       json(res, 403, { error: { code: "FORBIDDEN", message: "this server does not mint demo tokens; paste a token" } });
+      return true;
+    }
+    // With the generated development secret, only this machine may mint tokens: the server listens
+    // on all interfaces by default, and a token from here is anyone's identity.
+    if (!relay.config.demoTokens && !isLoopback(req.socket.remoteAddress)) {
+      json(res, 403, { error: { code: "FORBIDDEN", message: "demo tokens are minted for local clients only (REALTIME_DEMO_TOKENS=true allows others)" } });
       return true;
     }
     let userId: unknown;

@@ -32,6 +32,20 @@ export type RelaySocket = Socket<Record<string, (...args: any[]) => void>, Recor
 export const roomKey = (name: string) => `room:${name}`;
 export const userKey = (userId: string) => `user:${userId}`;
 
+/**
+ * Whether a browser origin may connect. Requests without an Origin header (native and server-side
+ * clients) are allowed: authentication is the token, not the origin.
+ */
+export function originAllowed(origin: string | undefined, host: string | undefined, allowed: string[] | undefined): boolean {
+  if (!origin) return true;
+  if (allowed) return allowed.includes("*") || allowed.includes(origin);
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
 export interface RelayOptions {
   config: Readonly<Config>;
   databaseUrl: string;
@@ -102,7 +116,9 @@ export class Relay {
       cors: origins ? { origin: origins.includes("*") ? true : origins, credentials: true } : undefined,
       pingInterval: 25_000,
       pingTimeout: 20_000,
-      connectionStateRecovery: undefined,
+      // CORS headers only govern HTTP long-polling; a browser's websocket upgrade is checked here
+      // so REALTIME_CORS_ORIGIN (or same-origin when unset) holds for every transport.
+      allowRequest: (req, callback) => callback(null, originAllowed(req.headers.origin, req.headers.host, origins)),
     });
   }
 

@@ -1,0 +1,70 @@
+// Browser origins on every transport (REALTIME_CORS_ORIGIN, else same-origin only), and the demo
+// token endpoint limited to this machine when the server signs with its development secret.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { originAllowed } from "../../relay/server.js";
+import { connect, connectError, startRelay, token, uid, type TestRelay } from "../helpers/relay.js";
+
+let open: TestRelay;
+let restricted: TestRelay;
+
+beforeAll(async () => {
+  open = await startRelay();
+  restricted = await startRelay({ REALTIME_CORS_ORIGIN: "http://app.example" }, { db: open.db });
+});
+afterAll(async () => {
+  await restricted?.stop();
+  await open?.dispose();
+});
+
+const withOrigin = (origin: string) => ({ extraHeaders: { origin } });
+
+describe("origin checks", () => {
+  it("decides by the configured list, else by the request's own host", () => {
+    expect(originAllowed(undefined, "h:1", undefined)).toBe(true);
+    expect(originAllowed("http://h:1", "h:1", undefined)).toBe(true);
+    expect(originAllowed("http://evil:1", "h:1", undefined)).toBe(false);
+    expect(originAllowed("not a url", "h:1", undefined)).toBe(false);
+    expect(originAllowed("http://a", "h:1", ["http://a"])).toBe(true);
+    expect(originAllowed("http://b", "h:1", ["http://a"])).toBe(false);
+    expect(originAllowed("http://b", "h:1", ["*"])).toBe(true);
+  });
+
+  it("refuses a websocket from a foreign origin when none is configured, and accepts same-origin and non-browser clients", async () => {
+    await connectError(open.url, token(uid()), withOrigin("http://evil.example"));
+    const sameOrigin = await connect(open.url, token(uid()), withOrigin(open.url));
+    const native = await connect(open.url, token(uid()));
+    expect(sameOrigin.connected && native.connected).toBe(true);
+    sameOrigin.disconnect();
+    native.disconnect();
+  });
+
+  it("accepts only the configured origins", async () => {
+    await connectError(restricted.url, token(uid()), withOrigin("http://evil.example"));
+    const allowed = await connect(restricted.url, token(uid()), withOrigin("http://app.example"));
+    expect(allowed.connected).toBe(true);
+    allowed.disconnect();
+  });
+});
+
+describe("demo tokens", () => {
+  it("are not minted with a configured secret unless REALTIME_DEMO_TOKENS=true", async () => {
+    const demo = await startRelay({ REALTIME_DEMO: "true" }, { db: open.db });
+    try {
+      const page = await fetch(`${demo.url}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("/socket.io/socket.io.js");
+      const res = await fetch(`${demo.url}/demo/token`, { method: "POST", body: JSON.stringify({ userId: "mallory" }) });
+      expect(res.status).toBe(403);
+      expect((await res.json()).error.code).toBe("FORBIDDEN");
+    } finally {
+      await demo.stop();
+    }
+    // Off entirely in production unless asked for.
+    const prod = await startRelay({ NODE_ENV: "production", REALTIME_DEMO: undefined }, { db: open.db });
+    try {
+      expect((await fetch(`${prod.url}/`)).status).toBe(404);
+    } finally {
+      await prod.stop();
+    }
+  });
+});
