@@ -4,6 +4,7 @@ import { checkRedisConfigured, describeJwt, type RedisStatus } from "../lib/chec
 import { runningEmbedded } from "../lib/database.js";
 import { CliError, describeDbError, type DbTarget } from "../lib/errors.js";
 import { maskUrl } from "../lib/mask.js";
+import { sleep } from "../lib/server.js";
 
 export interface InitJson {
   database: {
@@ -136,6 +137,9 @@ export default class Init extends RealtimeCommand {
       const target = { url: pg.url, embedded: true };
       return report(target, await run(target));
     } finally {
+      // graphile-migrate keeps its pool 200 ms after a migration and exits the process when that
+      // pool sees the server shut down: let it close first.
+      await sleep(500);
       await pg.stop();
       this.log("Embedded PostgreSQL: stopped (the server starts it again)");
     }

@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import jwt from "jsonwebtoken";
-import { Config } from "@oclif/core";
+import { Config, settings } from "@oclif/core";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
@@ -316,6 +316,7 @@ describe("token", { timeout: 60_000 }, () => {
 
 describe("help", { timeout: 60_000 }, () => {
   it.concurrent("every command has a summary, a description and examples", async () => {
+    settings.enableAutoTranspile = false; // load the compiled commands, as bin/run.js does
     const config = await Config.load(REPO_ROOT);
     const ids = config.commands.map((c) => c.id).sort();
 

