@@ -1,8 +1,9 @@
 // JWT verification with pinned algorithms. A token is never trusted without verification; `none`
 // and algorithm confusion (an RS256 key used as an HMAC secret) cannot verify because the accepted
 // algorithms are fixed by configuration, never read from the token.
+import { createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
-import type { Config } from "./config.js";
+import { ConfigError, type Config } from "./config.js";
 import { RealtimeError } from "./protocol.js";
 
 export interface Identity {
@@ -40,10 +41,20 @@ function rolesFrom(claims: Record<string, unknown>): string[] {
 }
 
 export class Authenticator {
-  private readonly key: string | undefined;
+  // Built once: given a string, jsonwebtoken would try to parse it as a public key (and throw)
+  // on every verification before falling back to a secret.
+  private readonly key: KeyObject | undefined;
 
   constructor(private readonly config: Config) {
-    this.key = config.jwtPublicKey ?? config.jwtSecret;
+    if (config.jwtPublicKey) {
+      try {
+        this.key = createPublicKey(config.jwtPublicKey);
+      } catch (err) {
+        throw new ConfigError("REALTIME_JWT_PUBLIC_KEY", `is not a PEM public key (${(err as Error).message})`);
+      }
+    } else if (config.jwtSecret) {
+      this.key = createSecretKey(Buffer.from(config.jwtSecret));
+    }
   }
 
   get canVerify(): boolean {

@@ -67,6 +67,9 @@ export interface Config {
   rateLimitPerSec: number;
   rateLimitBurst: number;
   replayLimit: number;
+  /** synchronous_commit of the relay's database sessions (see Db). */
+  dbSynchronousCommit: boolean;
+  dbPoolSize: number;
   nodeId: string;
   dataDir: string;
   embeddedPort: number;
@@ -233,6 +236,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     rateLimitPerSec: int(env, "REALTIME_RATE_LIMIT", 50, 1, 100_000),
     rateLimitBurst: int(env, "REALTIME_RATE_BURST", 100, 1, 1_000_000),
     replayLimit: int(env, "REALTIME_REPLAY_LIMIT", 100, 1, 1000),
+    dbSynchronousCommit: bool(env, "REALTIME_DB_SYNCHRONOUS_COMMIT", false),
+    dbPoolSize: int(env, "REALTIME_DB_POOL_SIZE", 10, 1, 500),
     nodeId,
     dataDir: defaultDataDir(env),
     embeddedPort: int(env, "REALTIME_EMBEDDED_PG_PORT", 54329, 1, 65535),

@@ -16,6 +16,13 @@ export interface DbOptions {
   /** How long a call waits for a pooled connection before answering UNAVAILABLE. */
   connectTimeoutMs?: number;
   statementTimeoutMs?: number;
+  /**
+   * PostgreSQL synchronous_commit for this pool's sessions. "off" lets a commit return before its
+   * WAL reaches disk: no data is corrupted by a crash, but the last fraction of a second of
+   * acknowledged writes can be lost. Commits that NOTIFY are serialised by PostgreSQL, so not
+   * waiting for the disk there is what lets presence, joins and messages scale.
+   */
+  synchronousCommit?: "on" | "off";
 }
 
 export type QueryObserver = (name: string, seconds: number, ok: boolean) => void;
@@ -32,6 +39,7 @@ export class Db {
       connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
       statement_timeout: options.statementTimeoutMs ?? 10_000,
       idleTimeoutMillis: 30_000,
+      options: options.synchronousCommit ? `-c synchronous_commit=${options.synchronousCommit}` : undefined,
     });
     // An idle client losing its connection must not crash the process; the next call reconnects.
     this.pool.on("error", () => {});

@@ -79,7 +79,12 @@ export class Relay {
   constructor(private readonly options: RelayOptions) {
     this.config = options.config;
     this.log = options.logger;
-    this.db = new Db({ connectionString: options.databaseUrl, max: 10, applicationName: `realtime-relay ${this.config.nodeId}` });
+    this.db = new Db({
+      connectionString: options.databaseUrl,
+      max: this.config.dbPoolSize,
+      applicationName: `realtime-relay ${this.config.nodeId}`,
+      synchronousCommit: this.config.dbSynchronousCommit ? "on" : "off",
+    });
     this.db.observe((call, seconds, ok) => this.metrics.sqlDuration.observe({ call, ok: ok ? "true" : "false" }, seconds));
     this.auth = new Authenticator(
       options.devJwtSecret && !this.config.jwtSecret && !this.config.jwtPublicKey
