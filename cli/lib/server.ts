@@ -42,12 +42,26 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** The pid in the pid file when that process is alive; removes a stale pid file. */
+/**
+ * False when the process is known to be something other than `realtime server start` (a pid file
+ * outliving a reboot may name a recycled pid). True when it cannot tell (no /proc).
+ */
+export function isServerProcess(pid: number): boolean {
+  try {
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    const i = args.indexOf("server");
+    return i >= 0 && args[i + 1] === "start";
+  } catch {
+    return true;
+  }
+}
+
+/** The pid in the pid file when that process is a live server; removes a stale pid file. */
 export function livePid(config: Readonly<Config>): number | undefined {
   const file = pidFile(config);
   const pid = readPid(file);
   if (pid === undefined) return undefined;
-  if (isAlive(pid)) return pid;
+  if (isAlive(pid) && isServerProcess(pid)) return pid;
   removePidFile(config, pid);
   return undefined;
 }

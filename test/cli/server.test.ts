@@ -197,6 +197,18 @@ describe("server failures", { timeout: 60_000 }, () => {
     expect(fs.existsSync(path.join(dir, "server.pid"))).toBe(false);
   });
 
+  it("a pid file naming a live process that is not a server is stale too (nothing is signalled)", async () => {
+    const dir = path.join(cwd, "recycled");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "server.pid"), `${process.pid}\n`);
+
+    const r = await runCli(["server", "stop"], { ...env, REALTIME_DATA_DIR: dir }, { cwd });
+
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`removed a stale pid file for pid ${process.pid}`);
+    expect(fs.existsSync(path.join(dir, "server.pid"))).toBe(false);
+  });
+
   it("start --detach reports a server that dies during start-up, with the reason", async () => {
     const dir = path.join(cwd, "dies");
     const r = await runCli(

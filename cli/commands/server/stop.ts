@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
 import { RealtimeCommand } from "../../lib/base.js";
 import { CliError } from "../../lib/errors.js";
-import { isAlive, pidFile, readPid, removePidFile, sleep } from "../../lib/server.js";
+import { isAlive, isServerProcess, pidFile, readPid, removePidFile, sleep } from "../../lib/server.js";
 
 export default class ServerStop extends RealtimeCommand {
   static summary = "Stop a server started with server start.";
@@ -22,7 +22,7 @@ export default class ServerStop extends RealtimeCommand {
       this.log(`The server is not running (no pid file at ${file}).`);
       return { stopped: false, pid: null };
     }
-    if (!isAlive(pid)) {
+    if (!isAlive(pid) || !isServerProcess(pid)) {
       removePidFile(config, pid);
       this.log(`The server is not running (removed a stale pid file for pid ${pid}).`);
       return { stopped: false, pid };
