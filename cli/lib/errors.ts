@@ -106,7 +106,10 @@ export function describeError(err: unknown): { message: string; exitCode: number
       .split("\n")
       .map((l) => l.trim())
       .filter((l) => l && l !== "See more help with --help");
-    const text = lines.join(" ").replace(/^Parsing (--\S+)\s+/, "$1: ");
+    const missing = /^Missing \d+ required args?:?$/.exec(lines[0] ?? "");
+    const text = missing
+      ? `missing required argument${lines.length > 2 ? "s" : ""}: ${lines.slice(1).map((l) => l.split(/\s+/)[0].toUpperCase()).join(", ")}`
+      : lines.join(" ").replace(/^Parsing (--\S+)\s+/, "$1: ");
     return { message: `${text} (see --help)`, exitCode: e.oclif.exit };
   }
   if (err instanceof RealtimeError) return { message: err.message, exitCode: 1 };

@@ -80,7 +80,7 @@ describe.concurrent("create-room", { timeout: 60_000 }, () => {
     expect(notObject.code).toBe(2);
     expect(errorLine(notObject)).toMatch(/--metadata must be a JSON object/);
     expect(missing.code).toBe(2);
-    expect(errorLine(missing)).toMatch(/Missing 1 required arg/);
+    expect(errorLine(missing)).toBe("Error: missing required argument: NAME (see --help)");
     expect(await db.v("select count(*)::int as v from realtime_rooms where name like 'x_'")).toBe(0);
   });
 
