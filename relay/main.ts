@@ -4,6 +4,7 @@ import pg from "pg";
 import { assertAuthConfigured, loadConfig, loadDotEnv, type Config } from "./config.js";
 import { createLogger } from "./logger.js";
 import { migrateDatabase } from "./migrate.js";
+import { maskUrl } from "./mask.js";
 import { Relay } from "./server.js";
 
 export interface RunningServer {
@@ -17,16 +18,6 @@ export interface RunServerOptions {
   installSignalHandlers?: boolean;
   /** Overrides of the environment (tests). */
   env?: Record<string, string | undefined>;
-}
-
-function maskUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "****";
-    return u.toString();
-  } catch {
-    return "(invalid url)";
-  }
 }
 
 /** A fresh embedded database gets a public `general` channel, so the demo page works at once. */

@@ -3,7 +3,7 @@ import { RealtimeCommand } from "../lib/base.js";
 import { checkRedisConfigured, describeJwt, type RedisStatus } from "../lib/checks.js";
 import { runningEmbedded } from "../lib/database.js";
 import { CliError, describeDbError, type DbTarget } from "../lib/errors.js";
-import { maskUrl } from "../lib/mask.js";
+import { maskUrl } from "../../relay/mask.js";
 import { sleep } from "../lib/server.js";
 
 export interface InitJson {

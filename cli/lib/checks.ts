@@ -3,7 +3,7 @@ import type { Config } from "../../relay/config.js";
 import { runningEmbedded } from "./database.js";
 import { formatDuration } from "./duration.js";
 import { describeDbError, type DbTarget } from "./errors.js";
-import { maskSecret, maskUrl } from "./mask.js";
+import { maskSecret, maskUrl } from "../../relay/mask.js";
 import { checkRedis, type RedisCheck } from "./redis.js";
 import { baseUrl, livePid, pidFile, probeHealth } from "./server.js";
 

@@ -2,7 +2,7 @@
 // line printed on stderr (no stack trace unless LOG_LEVEL=debug).
 import { ConfigError } from "../../relay/config.js";
 import { RealtimeError, toRealtimeError } from "../../relay/protocol.js";
-import { maskUrl } from "./mask.js";
+import { maskUrl } from "../../relay/mask.js";
 
 export class CliError extends Error {
   constructor(
