@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, listen, type TestDatabase } from "../helpers/db.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { listenRealtime } from "./support.js";
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -21,7 +22,7 @@ describe("schema", () => {
   });
 
   it("announces a room join on the realtime channel", async () => {
-    const l = await listen(db.url);
+    const l = await listenRealtime(db.url);
     await db.q("select realtime_create_room('general')");
     await db.q("select realtime_join_room('general', 'alice')");
     const m = await l.waitFor((m) => m.kind === "member");
