@@ -43,20 +43,28 @@ comment on function realtime_send_to(text, text, text, jsonb) is 'Shared body of
 
 create or replace function realtime_broadcast(p_room_name text, p_event text, p_payload jsonb default '{}')
 returns boolean
-language sql
+language plpgsql
 volatile
 as $$
-  select realtime_send_to('room', p_room_name, p_event, p_payload);
+begin
+  return (
+    select realtime_send_to('room', p_room_name, p_event, p_payload)
+  );
+end;
 $$;
 comment on function realtime_broadcast(text, text, jsonb) is
   'Emits event p_event with p_payload to every socket in the room when the transaction commits. Never raises: returns false with a WARNING instead.';
 
 create or replace function realtime_broadcast_user(p_user_id text, p_event text, p_payload jsonb default '{}')
 returns boolean
-language sql
+language plpgsql
 volatile
 as $$
-  select realtime_send_to('user', p_user_id, p_event, p_payload);
+begin
+  return (
+    select realtime_send_to('user', p_user_id, p_event, p_payload)
+  );
+end;
 $$;
 comment on function realtime_broadcast_user(text, text, jsonb) is
   'Emits event p_event with p_payload to every socket of a user when the transaction commits. Never raises.';

@@ -59,18 +59,23 @@ comment on function realtime_node_heartbeat(text, text[], timestamptz) is
 -- Touches many connections at once; returns the given socket ids that are not open.
 create or replace function realtime_touch_connections(p_socket_ids text[], p_now timestamptz default now())
 returns text[]
-language sql
+language plpgsql
 volatile
 as $$
+declare
+  v_not_open text[];
+begin
   with touched as (
     update realtime_connections c
     set last_activity = p_now
     where c.socket_id = any (p_socket_ids) and c.disconnected_at is null
     returning c.socket_id
   )
-  select coalesce(array_agg(s), '{}')
+  select coalesce(array_agg(s), '{}') into v_not_open
   from unnest(coalesce(p_socket_ids, '{}')) as s
-  where s not in (select socket_id from touched);
+  where s not in (select t.socket_id from touched t);
+  return v_not_open;
+end;
 $$;
 comment on function realtime_touch_connections(text[], timestamptz) is
   'Sets last_activity of many open connections at once; returns the socket ids that were not open.';
@@ -193,12 +198,15 @@ create or replace function realtime_close_node_connections(
   p_now timestamptz default now()
 )
 returns table (socket_id text, user_id text, node_id text, reason text)
-language sql
+language plpgsql
 volatile
 as $$
+begin
+  return query
   select * from realtime_close_connections(
-    array(select id from realtime_connections where realtime_connections.node_id = p_node_id and disconnected_at is null),
-    p_reason, p_now);
+      array(select id from realtime_connections where realtime_connections.node_id = p_node_id and disconnected_at is null),
+      p_reason, p_now);
+end;
 $$;
 comment on function realtime_close_node_connections(text, text, timestamptz) is
   'Closes every open connection recorded under a relay node (graceful stop or restart).';

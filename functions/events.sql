@@ -11,12 +11,17 @@ create or replace function realtime_log_event(
   p_now timestamptz default now()
 )
 returns bigint
-language sql
+language plpgsql
 volatile
 as $$
+declare
+  v_seq bigint;
+begin
   insert into realtime_events (type, user_id, room_name, data, created_at)
   values (p_type, p_user_id, p_room_name, p_data, p_now)
-  returning seq;
+  returning seq into v_seq;
+  return v_seq;
+end;
 $$;
 comment on function realtime_log_event(text, text, text, jsonb, timestamptz) is 'Appends one event; returns its seq.';
 

@@ -220,25 +220,29 @@ comment on function realtime_open_dm(text, text, timestamptz) is 'Returns the on
 
 create or replace function realtime_room_members_json(p_room realtime_rooms, p_now timestamptz default now(), p_limit integer default 1000)
 returns jsonb
-language sql
+language plpgsql
 stable
 as $$
-  select coalesce(jsonb_agg(
-    jsonb_build_object(
-      'userId', m.user_id,
-      'role', m.role,
-      'joinedAt', m.joined_at,
-      'status', coalesce(p.status, 'offline'),
-      'customStatus', realtime_visible_custom_status(p.custom_status, p_now),
-      'lastSeen', p.last_seen
-    ) order by m.joined_at, m.user_id), '[]'::jsonb)
-  from (
-    select * from realtime_room_members
-    where room_id = p_room.id and left_at is null
-    order by joined_at, user_id
-    limit p_limit
-  ) m
-  left join realtime_presence p on p.user_id = m.user_id;
+begin
+  return (
+    select coalesce(jsonb_agg(
+      jsonb_build_object(
+        'userId', m.user_id,
+        'role', m.role,
+        'joinedAt', m.joined_at,
+        'status', coalesce(p.status, 'offline'),
+        'customStatus', realtime_visible_custom_status(p.custom_status, p_now),
+        'lastSeen', p.last_seen
+      ) order by m.joined_at, m.user_id), '[]'::jsonb)
+    from (
+      select * from realtime_room_members
+      where room_id = p_room.id and left_at is null
+      order by joined_at, user_id
+      limit p_limit
+    ) m
+    left join realtime_presence p on p.user_id = m.user_id
+  );
+end;
 $$;
 comment on function realtime_room_members_json(realtime_rooms, timestamptz, integer) is
   'Active members of a room with their presence, earliest first, at most p_limit.';
@@ -322,10 +326,14 @@ comment on function realtime_join_room(text, text, boolean, boolean, timestamptz
 
 create or replace function realtime_leave_room(p_room_name text, p_user_id text, p_now timestamptz default now())
 returns boolean
-language sql
+language plpgsql
 volatile
 as $$
-  select realtime_remove_member(p_room_name, p_user_id, p_now);
+begin
+  return (
+    select realtime_remove_member(p_room_name, p_user_id, p_now)
+  );
+end;
 $$;
 comment on function realtime_leave_room(text, text, timestamptz) is 'Leaves a room (ends the membership); true when the user was a member.';
 

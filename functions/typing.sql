@@ -6,18 +6,22 @@
 -- Who is typing now in a room/thread (at most 50 user ids, earliest first).
 create or replace function realtime_typers(p_room_name text, p_thread_id text, p_now timestamptz default now())
 returns text[]
-language sql
+language plpgsql
 stable
 as $$
-  select coalesce(array_agg(user_id order by started_at, user_id), '{}')
-  from (
-    select user_id, started_at from realtime_typing
-    where room_name = p_room_name
-      and coalesce(thread_id, '') = coalesce(p_thread_id, '')
-      and expires_at > p_now
-    order by started_at, user_id
-    limit 50
-  ) t;
+begin
+  return (
+    select coalesce(array_agg(user_id order by started_at, user_id), '{}')
+    from (
+      select user_id, started_at from realtime_typing
+      where room_name = p_room_name
+        and coalesce(thread_id, '') = coalesce(p_thread_id, '')
+        and expires_at > p_now
+      order by started_at, user_id
+      limit 50
+    ) t
+  );
+end;
 $$;
 comment on function realtime_typers(text, text, timestamptz) is 'User ids typing now in a room and thread (NULL: the room itself), at most 50.';
 
@@ -26,20 +30,26 @@ comment on function realtime_typers(text, text, timestamptz) is 'User ids typing
 -- the earliest typers whose JSON fits in 6000 bytes, and truncated says when some were left out.
 create or replace function realtime_notify_typing(p_room_name text, p_thread_id text, p_now timestamptz default now())
 returns void
-language sql
+language plpgsql
 volatile
 as $$
-  with typers as (
-    select u.user_id, u.ord,
-           sum(octet_length(to_jsonb(u.user_id)::text) + 1) over (order by u.ord) as bytes
-    from unnest(realtime_typers(p_room_name, p_thread_id, p_now)) with ordinality as u(user_id, ord)
-  )
-  select realtime_notify('typing', jsonb_build_object(
-    'room', p_room_name,
-    'threadId', p_thread_id,
-    'users', coalesce((select jsonb_agg(t.user_id order by t.ord) from typers t where t.bytes <= 6000), '[]'::jsonb)
-  ) || case when exists (select 1 from typers t where t.bytes > 6000)
-            then jsonb_build_object('truncated', true) else '{}'::jsonb end);
+declare
+  v_users jsonb := '[]'::jsonb;
+  v_bytes integer := 0;
+  v_truncated boolean := false;
+  v_user text;
+begin
+  foreach v_user in array realtime_typers(p_room_name, p_thread_id, p_now) loop
+    v_bytes := v_bytes + octet_length(to_jsonb(v_user)::text) + 1;
+    if v_bytes > 6000 then
+      v_truncated := true;
+      exit;
+    end if;
+    v_users := v_users || to_jsonb(v_user);
+  end loop;
+  perform realtime_notify('typing', jsonb_build_object('room', p_room_name, 'threadId', p_thread_id, 'users', v_users)
+    || case when v_truncated then jsonb_build_object('truncated', true) else '{}'::jsonb end);
+end;
 $$;
 comment on function realtime_notify_typing(text, text, timestamptz) is
   'Announces who is typing in a room/thread: {"kind":"typing",room,threadId,users[,truncated]}, always under 8000 bytes.';

@@ -214,9 +214,13 @@ COMMENT ON FUNCTION public.realtime_assert_member(p_room_name text, p_user_id te
 --
 
 CREATE FUNCTION public.realtime_broadcast(p_room_name text, p_event text, p_payload jsonb DEFAULT '{}'::jsonb) RETURNS boolean
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
-  select realtime_send_to('room', p_room_name, p_event, p_payload);
+begin
+  return (
+    select realtime_send_to('room', p_room_name, p_event, p_payload)
+  );
+end;
 $$;
 
 --
@@ -230,9 +234,13 @@ COMMENT ON FUNCTION public.realtime_broadcast(p_room_name text, p_event text, p_
 --
 
 CREATE FUNCTION public.realtime_broadcast_user(p_user_id text, p_event text, p_payload jsonb DEFAULT '{}'::jsonb) RETURNS boolean
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
-  select realtime_send_to('user', p_user_id, p_event, p_payload);
+begin
+  return (
+    select realtime_send_to('user', p_user_id, p_event, p_payload)
+  );
+end;
 $$;
 
 --
@@ -388,11 +396,14 @@ COMMENT ON FUNCTION public.realtime_close_connections(p_connection_ids uuid[], p
 --
 
 CREATE FUNCTION public.realtime_close_node_connections(p_node_id text, p_reason text DEFAULT 'node stopped'::text, p_now timestamp with time zone DEFAULT now()) RETURNS TABLE(socket_id text, user_id text, node_id text, reason text)
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
+begin
+  return query
   select * from realtime_close_connections(
-    array(select id from realtime_connections where realtime_connections.node_id = p_node_id and disconnected_at is null),
-    p_reason, p_now);
+      array(select id from realtime_connections where realtime_connections.node_id = p_node_id and disconnected_at is null),
+      p_reason, p_now);
+end;
 $$;
 
 --
@@ -640,9 +651,13 @@ COMMENT ON FUNCTION public.realtime_join_room(p_room_name text, p_user_id text, 
 --
 
 CREATE FUNCTION public.realtime_leave_room(p_room_name text, p_user_id text, p_now timestamp with time zone DEFAULT now()) RETURNS boolean
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
-  select realtime_remove_member(p_room_name, p_user_id, p_now);
+begin
+  return (
+    select realtime_remove_member(p_room_name, p_user_id, p_now)
+  );
+end;
 $$;
 
 --
@@ -656,11 +671,16 @@ COMMENT ON FUNCTION public.realtime_leave_room(p_room_name text, p_user_id text,
 --
 
 CREATE FUNCTION public.realtime_log_event(p_type text, p_user_id text DEFAULT NULL::text, p_room_name text DEFAULT NULL::text, p_data jsonb DEFAULT NULL::jsonb, p_now timestamp with time zone DEFAULT now()) RETURNS bigint
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
+declare
+  v_seq bigint;
+begin
   insert into realtime_events (type, user_id, room_name, data, created_at)
   values (p_type, p_user_id, p_room_name, p_data, p_now)
-  returning seq;
+  returning seq into v_seq;
+  return v_seq;
+end;
 $$;
 
 --
@@ -777,9 +797,11 @@ COMMENT ON FUNCTION public.realtime_node_stop(p_node_id text, p_now timestamp wi
 --
 
 CREATE FUNCTION public.realtime_notify(kind text, body jsonb) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
-  select pg_notify('realtime', (jsonb_build_object('v', 1, 'kind', kind) || coalesce(body, '{}'::jsonb))::text);
+begin
+  perform pg_notify('realtime', (jsonb_build_object('v', 1, 'kind', kind) || coalesce(body, '{}'::jsonb))::text);
+end;
 $$;
 
 --
@@ -850,19 +872,25 @@ COMMENT ON FUNCTION public.realtime_notify_presence(p public.realtime_presence, 
 --
 
 CREATE FUNCTION public.realtime_notify_typing(p_room_name text, p_thread_id text, p_now timestamp with time zone DEFAULT now()) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
-  with typers as (
-    select u.user_id, u.ord,
-           sum(octet_length(to_jsonb(u.user_id)::text) + 1) over (order by u.ord) as bytes
-    from unnest(realtime_typers(p_room_name, p_thread_id, p_now)) with ordinality as u(user_id, ord)
-  )
-  select realtime_notify('typing', jsonb_build_object(
-    'room', p_room_name,
-    'threadId', p_thread_id,
-    'users', coalesce((select jsonb_agg(t.user_id order by t.ord) from typers t where t.bytes <= 6000), '[]'::jsonb)
-  ) || case when exists (select 1 from typers t where t.bytes > 6000)
-            then jsonb_build_object('truncated', true) else '{}'::jsonb end);
+declare
+  v_users jsonb := '[]'::jsonb;
+  v_bytes integer := 0;
+  v_truncated boolean := false;
+  v_user text;
+begin
+  foreach v_user in array realtime_typers(p_room_name, p_thread_id, p_now) loop
+    v_bytes := v_bytes + octet_length(to_jsonb(v_user)::text) + 1;
+    if v_bytes > 6000 then
+      v_truncated := true;
+      exit;
+    end if;
+    v_users := v_users || to_jsonb(v_user);
+  end loop;
+  perform realtime_notify('typing', jsonb_build_object('room', p_room_name, 'threadId', p_thread_id, 'users', v_users)
+    || case when v_truncated then jsonb_build_object('truncated', true) else '{}'::jsonb end);
+end;
 $$;
 
 --
@@ -1190,24 +1218,28 @@ COMMENT ON FUNCTION public.realtime_room_json(r public.realtime_rooms) IS 'A roo
 --
 
 CREATE FUNCTION public.realtime_room_members_json(p_room public.realtime_rooms, p_now timestamp with time zone DEFAULT now(), p_limit integer DEFAULT 1000) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-  select coalesce(jsonb_agg(
-    jsonb_build_object(
-      'userId', m.user_id,
-      'role', m.role,
-      'joinedAt', m.joined_at,
-      'status', coalesce(p.status, 'offline'),
-      'customStatus', realtime_visible_custom_status(p.custom_status, p_now),
-      'lastSeen', p.last_seen
-    ) order by m.joined_at, m.user_id), '[]'::jsonb)
-  from (
-    select * from realtime_room_members
-    where room_id = p_room.id and left_at is null
-    order by joined_at, user_id
-    limit p_limit
-  ) m
-  left join realtime_presence p on p.user_id = m.user_id;
+begin
+  return (
+    select coalesce(jsonb_agg(
+      jsonb_build_object(
+        'userId', m.user_id,
+        'role', m.role,
+        'joinedAt', m.joined_at,
+        'status', coalesce(p.status, 'offline'),
+        'customStatus', realtime_visible_custom_status(p.custom_status, p_now),
+        'lastSeen', p.last_seen
+      ) order by m.joined_at, m.user_id), '[]'::jsonb)
+    from (
+      select * from realtime_room_members
+      where room_id = p_room.id and left_at is null
+      order by joined_at, user_id
+      limit p_limit
+    ) m
+    left join realtime_presence p on p.user_id = m.user_id
+  );
+end;
 $$;
 
 --
@@ -1503,17 +1535,22 @@ COMMENT ON FUNCTION public.realtime_tick(p_now timestamp with time zone) IS 'Run
 --
 
 CREATE FUNCTION public.realtime_touch_connections(p_socket_ids text[], p_now timestamp with time zone DEFAULT now()) RETURNS text[]
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
+declare
+  v_not_open text[];
+begin
   with touched as (
     update realtime_connections c
     set last_activity = p_now
     where c.socket_id = any (p_socket_ids) and c.disconnected_at is null
     returning c.socket_id
   )
-  select coalesce(array_agg(s), '{}')
+  select coalesce(array_agg(s), '{}') into v_not_open
   from unnest(coalesce(p_socket_ids, '{}')) as s
-  where s not in (select socket_id from touched);
+  where s not in (select t.socket_id from touched t);
+  return v_not_open;
+end;
 $$;
 
 --
@@ -1527,17 +1564,21 @@ COMMENT ON FUNCTION public.realtime_touch_connections(p_socket_ids text[], p_now
 --
 
 CREATE FUNCTION public.realtime_typers(p_room_name text, p_thread_id text, p_now timestamp with time zone DEFAULT now()) RETURNS text[]
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-  select coalesce(array_agg(user_id order by started_at, user_id), '{}')
-  from (
-    select user_id, started_at from realtime_typing
-    where room_name = p_room_name
-      and coalesce(thread_id, '') = coalesce(p_thread_id, '')
-      and expires_at > p_now
-    order by started_at, user_id
-    limit 50
-  ) t;
+begin
+  return (
+    select coalesce(array_agg(user_id order by started_at, user_id), '{}')
+    from (
+      select user_id, started_at from realtime_typing
+      where room_name = p_room_name
+        and coalesce(thread_id, '') = coalesce(p_thread_id, '')
+        and expires_at > p_now
+      order by started_at, user_id
+      limit 50
+    ) t
+  );
+end;
 $$;
 
 --
@@ -1551,12 +1592,16 @@ COMMENT ON FUNCTION public.realtime_typers(p_room_name text, p_thread_id text, p
 --
 
 CREATE FUNCTION public.realtime_user_room_names(p_user_id text) RETURNS text[]
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-  select coalesce(array_agg(r.name order by r.name), '{}')
-  from realtime_room_members m
-  join realtime_rooms r on r.id = m.room_id
-  where m.user_id = p_user_id and m.left_at is null;
+begin
+  return (
+    select coalesce(array_agg(r.name order by r.name), '{}')
+    from realtime_room_members m
+    join realtime_rooms r on r.id = m.room_id
+    where m.user_id = p_user_id and m.left_at is null
+  );
+end;
 $$;
 
 --
