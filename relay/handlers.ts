@@ -96,11 +96,14 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     const content = v.string(p, "content", { max: config.maxMessageLength });
     const threadId = v.threadId(p);
     const metadata = v.optionalJsonObject(p, "metadata", 8192);
-    const message = await db.value<Record<string, unknown>>(
-      "send_message",
-      "select realtime_send_message($1, $2, $3, $4, $5::jsonb, $6::text[]) as v",
-      [roomName, userId, content, threadId ?? null, metadata === undefined ? null : JSON.stringify(metadata), identity().roles],
-    );
+    const message = await relay.messages.send({
+      roomName,
+      userId,
+      content,
+      threadId: threadId ?? null,
+      metadata: metadata ?? null,
+      roles: identity().roles,
+    });
     metrics.messages.inc();
     // Through the adapter: every relay's sockets in the room, exactly once.
     relay.io.to(roomKey(roomName)).emit("message:new", message);

@@ -11,6 +11,7 @@ import type { Config } from "./config.js";
 import { Db } from "./db.js";
 import { Authenticator, type Identity } from "./auth.js";
 import { EventLog } from "./event-log.js";
+import { MessageBatcher } from "./message-batch.js";
 import { Listener, type Notification } from "./listener.js";
 import type { Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
@@ -63,6 +64,7 @@ export class Relay {
   readonly io: Server;
   readonly auth: Authenticator;
   readonly eventLog: EventLog;
+  readonly messages: MessageBatcher;
   readonly listener: Listener;
   readonly startedAt = Date.now();
   private redisPub: Redis | undefined;
@@ -98,6 +100,7 @@ export class Relay {
         : this.config.demoTokens && this.config.jwtSecret
           ? this.config.jwtSecret
           : undefined;
+    this.messages = new MessageBatcher(this.db);
     this.eventLog = new EventLog(this.db, this.config.logEventTypes, this.config.logEvents, this.metrics, this.log);
     this.listener = new Listener(
       options.databaseUrl,

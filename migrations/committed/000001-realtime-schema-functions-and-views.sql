@@ -1,5 +1,5 @@
 --! Previous: -
---! Hash: sha1:bf7b907a00242629fbf934663c1370f7aaaab5f6
+--! Hash: sha1:c78b0181c8dafbfa8ad64304115803acee43816d
 --! Message: realtime schema, functions and views
 
 -- Tables and constraints of Realtime. Seed names and columns are kept so existing readers work;
@@ -1265,19 +1265,41 @@ end;
 $$;
 comment on function realtime_leave_room(text, text, timestamptz) is 'Leaves a room (ends the membership); true when the user was a member.';
 
--- Raises RT403 unless the user may send in the room.
-create or replace function realtime_assert_can_send(p_room realtime_rooms, p_user_id text, p_roles text[] default '{}')
-returns void
+-- Why a message may not be sent, as {code, message} (code: the SQLSTATE RT400/RT403/RT404), or
+-- null when it may. The one place the sending rules live; it raises nothing, so a batch can refuse
+-- one message and store the others.
+create or replace function realtime_message_refusal(
+  p_room realtime_rooms,
+  p_room_name text,
+  p_user_id text,
+  p_content text,
+  p_thread_id text,
+  p_metadata jsonb,
+  p_roles text[]
+)
+returns jsonb
 language plpgsql
 stable
 as $$
 declare
   v_role text;
 begin
+  if p_room.id is null then
+    return jsonb_build_object('code', 'RT404', 'message', format('room %s does not exist', p_room_name));
+  end if;
+  if p_content is null or char_length(p_content) not between 1 and 100000 then
+    return jsonb_build_object('code', 'RT400', 'message', 'message content must be 1 to 100000 characters');
+  end if;
+  if p_thread_id is not null and char_length(p_thread_id) not between 1 and 255 then
+    return jsonb_build_object('code', 'RT400', 'message', 'thread id must be 1 to 255 characters');
+  end if;
+  if p_metadata is not null and jsonb_typeof(p_metadata) <> 'object' then
+    return jsonb_build_object('code', 'RT400', 'message', 'message metadata must be a JSON object');
+  end if;
   select role into v_role from realtime_room_members
   where room_id = p_room.id and user_id = p_user_id and left_at is null;
   if v_role is null then
-    raise exception 'you are not a member of room %', p_room.name using errcode = 'RT403';
+    return jsonb_build_object('code', 'RT403', 'message', format('you are not a member of room %s', p_room.name));
   end if;
   if p_room.type = 'broadcast'
      and v_role not in ('owner', 'admin')
@@ -1288,15 +1310,78 @@ begin
        ) as r(role)
        where r.role = any (coalesce(p_roles, '{}'))
      ) then
-    raise exception 'only permitted senders may send in broadcast room %', p_room.name using errcode = 'RT403';
+    return jsonb_build_object('code', 'RT403', 'message', format('only permitted senders may send in broadcast room %s', p_room.name));
   end if;
+  return null;
 end;
 $$;
-comment on function realtime_assert_can_send(realtime_rooms, text, text[]) is
-  'Raises RT403 unless the user is an active member allowed to send (broadcast rooms: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
+comment on function realtime_message_refusal(realtime_rooms, text, text, text, text, jsonb, text[]) is
+  'Why a message may not be sent ({code, message}) or null: unknown room (RT404), bad content, thread or metadata (RT400), not an active member, or not a permitted sender of a broadcast room (RT403: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
 
--- Sends a message: checks the sender, appends it to the event log (its seq is the message id and
--- the replay offset), and clears the sender's typing in that room/thread. The relay delivers it.
+-- Sends many messages in one transaction: a JSON array of {roomName, userId, content, threadId?,
+-- metadata?, roles?}. Each allowed message is appended to the event log (its seq is the message id
+-- and the replay offset) and clears its sender's typing in that room/thread. Returns an array in
+-- the same order of {ok: true, message} or {ok: false, error: {code, message}}. The relay gathers
+-- the sends that arrive while a call is in flight into the next call, so under load one commit
+-- carries many messages.
+create or replace function realtime_send_messages(p_messages jsonb, p_now timestamptz default now())
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_item jsonb;
+  v_room realtime_rooms;
+  v_user text;
+  v_content text;
+  v_thread text;
+  v_metadata jsonb;
+  v_refusal jsonb;
+  v_seq bigint;
+  v_event_id uuid;
+  v_results jsonb[] := '{}';
+begin
+  if p_messages is null or jsonb_typeof(p_messages) <> 'array' then
+    raise exception 'messages must be a JSON array' using errcode = 'RT400';
+  end if;
+  if jsonb_array_length(p_messages) > 1000 then
+    raise exception 'at most 1000 messages per call' using errcode = 'RT400';
+  end if;
+  for v_item in select e from jsonb_array_elements(p_messages) as e loop
+    if jsonb_typeof(v_item) <> 'object' then
+      v_results := v_results || jsonb_build_object('ok', false, 'error', jsonb_build_object('code', 'RT400', 'message', 'each message must be an object'));
+      continue;
+    end if;
+    v_user := v_item ->> 'userId';
+    v_content := v_item ->> 'content';
+    v_thread := v_item ->> 'threadId';
+    v_metadata := nullif(v_item -> 'metadata', 'null'::jsonb);
+    select * into v_room from realtime_rooms where name = v_item ->> 'roomName';
+    v_refusal := realtime_message_refusal(
+      v_room, v_item ->> 'roomName', v_user, v_content, v_thread, v_metadata,
+      array(select jsonb_array_elements_text(case when jsonb_typeof(v_item -> 'roles') = 'array' then v_item -> 'roles' else '[]' end)));
+    if v_refusal is not null then
+      v_results := v_results || jsonb_build_object('ok', false, 'error', v_refusal);
+      continue;
+    end if;
+
+    insert into realtime_events (type, user_id, room_name, data, created_at)
+    values ('message', v_user, v_room.name,
+            jsonb_build_object('content', v_content, 'threadId', v_thread, 'metadata', v_metadata), p_now)
+    returning seq, id into v_seq, v_event_id;
+    perform realtime_stop_typing(v_room.name, v_user, v_thread, p_now);
+
+    v_results := v_results || jsonb_build_object('ok', true, 'message', jsonb_build_object(
+      'id', v_seq, 'eventId', v_event_id, 'roomName', v_room.name, 'userId', v_user,
+      'content', v_content, 'threadId', v_thread, 'metadata', v_metadata, 'timestamp', p_now));
+  end loop;
+  return to_jsonb(v_results);
+end;
+$$;
+comment on function realtime_send_messages(jsonb, timestamptz) is
+  'Stores many messages in one transaction ([{roomName, userId, content, threadId, metadata, roles}]); returns per message {ok, message} or {ok:false, error:{code, message}} in order.';
+
+-- Sends one message (see realtime_send_messages); raises RT400/RT403/RT404 when it is refused.
 create or replace function realtime_send_message(
   p_room_name text,
   p_user_id text,
@@ -1311,32 +1396,15 @@ language plpgsql
 volatile
 as $$
 declare
-  v_room realtime_rooms := realtime_find_room(p_room_name);
-  v_seq bigint;
-  v_event_id uuid;
+  v_result jsonb;
 begin
-  if p_content is null or char_length(p_content) not between 1 and 100000 then
-    raise exception 'message content must be 1 to 100000 characters' using errcode = 'RT400';
+  v_result := realtime_send_messages(jsonb_build_array(jsonb_build_object(
+    'roomName', p_room_name, 'userId', p_user_id, 'content', p_content, 'threadId', p_thread_id,
+    'metadata', p_metadata, 'roles', to_jsonb(coalesce(p_roles, '{}'::text[])))), p_now) -> 0;
+  if not (v_result ->> 'ok')::boolean then
+    raise exception '%', v_result #>> '{error,message}' using errcode = v_result #>> '{error,code}';
   end if;
-  if p_thread_id is not null and char_length(p_thread_id) not between 1 and 255 then
-    raise exception 'thread id must be 1 to 255 characters' using errcode = 'RT400';
-  end if;
-  if p_metadata is not null and jsonb_typeof(p_metadata) <> 'object' then
-    raise exception 'message metadata must be a JSON object' using errcode = 'RT400';
-  end if;
-  perform realtime_assert_can_send(v_room, p_user_id, p_roles);
-
-  insert into realtime_events (type, user_id, room_name, data, created_at)
-  values ('message', p_user_id, v_room.name,
-          jsonb_build_object('content', p_content, 'threadId', p_thread_id, 'metadata', p_metadata), p_now)
-  returning seq, id into v_seq, v_event_id;
-
-  perform realtime_stop_typing(v_room.name, p_user_id, p_thread_id, p_now);
-
-  return jsonb_build_object(
-    'id', v_seq, 'eventId', v_event_id, 'roomName', v_room.name, 'userId', p_user_id,
-    'content', p_content, 'threadId', p_thread_id, 'metadata', p_metadata, 'timestamp', p_now
-  );
+  return v_result -> 'message';
 end;
 $$;
 comment on function realtime_send_message(text, text, text, text, jsonb, text[], timestamptz) is

@@ -165,3 +165,35 @@ describe("broadcast from SQL", () => {
     s.close();
   });
 });
+
+describe("many sends at once", () => {
+  it("stores and delivers each once, in send order per socket, and refuses only the bad ones", async () => {
+    const room = await createRoom(relay.db, uid("burst"));
+    const senders = await Promise.all([0, 1, 2].map(() => connect(relay.url, token(uid("sender")))));
+    for (const s of senders) await ackOk(s, "room:join", { roomName: room });
+    const outsider = await connect(relay.url, token(uid("outsider")));
+    const received: any[] = [];
+    senders[0].on("message:new", (m: any) => received.push(m));
+
+    // Fired without waiting, so they queue behind each other and travel in shared database calls.
+    const acks = senders.flatMap((s, i) =>
+      Array.from({ length: 30 }, (_, k) => s.timeout(10_000).emitWithAck("message:send", { roomName: room, content: `${i}:${k}` })),
+    );
+    const refused = outsider.timeout(10_000).emitWithAck("message:send", { roomName: room, content: "let me in" });
+    const results = await Promise.all(acks);
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect((await refused).error.code).toBe("FORBIDDEN");
+
+    for (let i = 0; i < senders.length; i++) {
+      const ids = results.slice(i * 30, (i + 1) * 30).map((r) => r.data.id);
+      expect(ids).toEqual([...ids].sort((a, b) => a - b)); // increasing in send order
+    }
+    const until = Date.now() + 5000;
+    while (received.length < 90 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(received).toHaveLength(90);
+    expect(new Set(received.map((m) => m.id)).size).toBe(90);
+    const stored = await relay.db.v("select count(*)::int as v from realtime_events where type = 'message' and room_name = $1", [room]);
+    expect(stored).toBe(90);
+    for (const s of [...senders, outsider]) s.disconnect();
+  });
+});

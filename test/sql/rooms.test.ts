@@ -283,3 +283,31 @@ describe("creating, leaving and deleting", () => {
     expect(r.rooms).toEqual([r1]);
   });
 });
+
+describe("realtime_send_messages", () => {
+  it("stores the allowed messages of a batch and refuses the others, in order", async () => {
+    await ctx.db.q("select realtime_create_room('batch-room')");
+    await ctx.db.q("select realtime_join_room('batch-room', 'writer')");
+
+    const results = await ctx.db.v("select realtime_send_messages($1::jsonb) as v", [
+      JSON.stringify([
+        { roomName: "batch-room", userId: "writer", content: "one" },
+        { roomName: "batch-room", userId: "stranger", content: "two" },
+        { roomName: "no-such-room", userId: "writer", content: "three" },
+        { roomName: "batch-room", userId: "writer", content: "" },
+        "not an object",
+        { roomName: "batch-room", userId: "writer", content: "four", threadId: "t1", metadata: { a: 1 } },
+      ]),
+    ]);
+
+    expect(results.map((r: any) => (r.ok ? "ok" : r.error.code))).toEqual(["ok", "RT403", "RT404", "RT400", "RT400", "ok"]);
+    expect(results[5].message).toMatchObject({ content: "four", threadId: "t1", metadata: { a: 1 }, roomName: "batch-room" });
+    expect(results[5].message.id).toBeGreaterThan(results[0].message.id);
+    const stored = await ctx.db.q("select data ->> 'content' as content from realtime_events where room_name = 'batch-room' order by seq");
+    expect(stored.map((r) => r.content)).toEqual(["one", "four"]);
+  });
+
+  it("refuses what is not an array", async () => {
+    await expectSqlError(ctx.db.q("select realtime_send_messages('{}'::jsonb)"), "RT400", /array/);
+  });
+});

@@ -112,72 +112,6 @@ $$;
 
 COMMENT ON FUNCTION public.realtime_add_member(p_room_name text, p_user_id text, p_role text, p_now timestamp with time zone) IS 'Adds a user to a room (role owner, admin or member); returns false when already a member. Announces the join.';
 
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
-
---
--- Name: realtime_rooms; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.realtime_rooms (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    name character varying(255) NOT NULL,
-    type character varying(50) DEFAULT 'channel'::character varying NOT NULL,
-    visibility character varying(50) DEFAULT 'public'::character varying NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    created_by character varying(255),
-    dm_user_a character varying(255),
-    dm_user_b character varying(255),
-    CONSTRAINT realtime_rooms_dm_pair CHECK (((((type)::text = 'dm'::text) = ((dm_user_a IS NOT NULL) AND (dm_user_b IS NOT NULL))) AND ((dm_user_a IS NULL) OR ((dm_user_a)::text < (dm_user_b)::text)) AND (((type)::text <> 'dm'::text) OR ((visibility)::text = 'private'::text)))),
-    CONSTRAINT realtime_rooms_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
-    CONSTRAINT realtime_rooms_name_format CHECK (((char_length((name)::text) >= 1) AND ((name)::text !~ '[[:cntrl:]]'::text) AND ((name)::text = btrim((name)::text)))),
-    CONSTRAINT realtime_rooms_type_check CHECK (((type)::text = ANY ((ARRAY['channel'::character varying, 'dm'::character varying, 'group'::character varying, 'broadcast'::character varying])::text[]))),
-    CONSTRAINT realtime_rooms_visibility_check CHECK (((visibility)::text = ANY ((ARRAY['public'::character varying, 'private'::character varying])::text[])))
-);
-
---
--- Name: TABLE realtime_rooms; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.realtime_rooms IS 'Rooms: channel, dm (one per pair of users), group, broadcast; public or private.';
-
---
--- Name: realtime_assert_can_send(public.realtime_rooms, text, text[]); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.realtime_assert_can_send(p_room public.realtime_rooms, p_user_id text, p_roles text[] DEFAULT '{}'::text[]) RETURNS void
-    LANGUAGE plpgsql STABLE
-    AS $$
-declare
-  v_role text;
-begin
-  select role into v_role from realtime_room_members
-  where room_id = p_room.id and user_id = p_user_id and left_at is null;
-  if v_role is null then
-    raise exception 'you are not a member of room %', p_room.name using errcode = 'RT403';
-  end if;
-  if p_room.type = 'broadcast'
-     and v_role not in ('owner', 'admin')
-     and not coalesce(p_room.metadata -> 'senders' ? p_user_id, false)
-     and not exists (
-       select 1 from jsonb_array_elements_text(
-         case when jsonb_typeof(p_room.metadata -> 'senderRoles') = 'array' then p_room.metadata -> 'senderRoles' else '[]' end
-       ) as r(role)
-       where r.role = any (coalesce(p_roles, '{}'))
-     ) then
-    raise exception 'only permitted senders may send in broadcast room %', p_room.name using errcode = 'RT403';
-  end if;
-end;
-$$;
-
---
--- Name: FUNCTION realtime_assert_can_send(p_room public.realtime_rooms, p_user_id text, p_roles text[]); Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON FUNCTION public.realtime_assert_can_send(p_room public.realtime_rooms, p_user_id text, p_roles text[]) IS 'Raises RT403 unless the user is an active member allowed to send (broadcast rooms: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
-
 --
 -- Name: realtime_assert_member(text, text); Type: FUNCTION; Schema: public; Owner: -
 --
@@ -519,6 +453,37 @@ $$;
 
 COMMENT ON FUNCTION public.realtime_expire_typing(p_now timestamp with time zone) IS 'Removes expired typing indicators and announces the rooms/threads that changed.';
 
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: realtime_rooms; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.realtime_rooms (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name character varying(255) NOT NULL,
+    type character varying(50) DEFAULT 'channel'::character varying NOT NULL,
+    visibility character varying(50) DEFAULT 'public'::character varying NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_by character varying(255),
+    dm_user_a character varying(255),
+    dm_user_b character varying(255),
+    CONSTRAINT realtime_rooms_dm_pair CHECK (((((type)::text = 'dm'::text) = ((dm_user_a IS NOT NULL) AND (dm_user_b IS NOT NULL))) AND ((dm_user_a IS NULL) OR ((dm_user_a)::text < (dm_user_b)::text)) AND (((type)::text <> 'dm'::text) OR ((visibility)::text = 'private'::text)))),
+    CONSTRAINT realtime_rooms_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT realtime_rooms_name_format CHECK (((char_length((name)::text) >= 1) AND ((name)::text !~ '[[:cntrl:]]'::text) AND ((name)::text = btrim((name)::text)))),
+    CONSTRAINT realtime_rooms_type_check CHECK (((type)::text = ANY ((ARRAY['channel'::character varying, 'dm'::character varying, 'group'::character varying, 'broadcast'::character varying])::text[]))),
+    CONSTRAINT realtime_rooms_visibility_check CHECK (((visibility)::text = ANY ((ARRAY['public'::character varying, 'private'::character varying])::text[])))
+);
+
+--
+-- Name: TABLE realtime_rooms; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.realtime_rooms IS 'Rooms: channel, dm (one per pair of users), group, broadcast; public or private.';
+
 --
 -- Name: realtime_find_room(text); Type: FUNCTION; Schema: public; Owner: -
 --
@@ -716,6 +681,54 @@ $$;
 --
 
 COMMENT ON FUNCTION public.realtime_log_events(p_events jsonb) IS 'Appends a JSON array of events {type, userId, roomName, data, createdAt} in one statement; returns how many.';
+
+--
+-- Name: realtime_message_refusal(public.realtime_rooms, text, text, text, text, jsonb, text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_message_refusal(p_room public.realtime_rooms, p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[]) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_role text;
+begin
+  if p_room.id is null then
+    return jsonb_build_object('code', 'RT404', 'message', format('room %s does not exist', p_room_name));
+  end if;
+  if p_content is null or char_length(p_content) not between 1 and 100000 then
+    return jsonb_build_object('code', 'RT400', 'message', 'message content must be 1 to 100000 characters');
+  end if;
+  if p_thread_id is not null and char_length(p_thread_id) not between 1 and 255 then
+    return jsonb_build_object('code', 'RT400', 'message', 'thread id must be 1 to 255 characters');
+  end if;
+  if p_metadata is not null and jsonb_typeof(p_metadata) <> 'object' then
+    return jsonb_build_object('code', 'RT400', 'message', 'message metadata must be a JSON object');
+  end if;
+  select role into v_role from realtime_room_members
+  where room_id = p_room.id and user_id = p_user_id and left_at is null;
+  if v_role is null then
+    return jsonb_build_object('code', 'RT403', 'message', format('you are not a member of room %s', p_room.name));
+  end if;
+  if p_room.type = 'broadcast'
+     and v_role not in ('owner', 'admin')
+     and not coalesce(p_room.metadata -> 'senders' ? p_user_id, false)
+     and not exists (
+       select 1 from jsonb_array_elements_text(
+         case when jsonb_typeof(p_room.metadata -> 'senderRoles') = 'array' then p_room.metadata -> 'senderRoles' else '[]' end
+       ) as r(role)
+       where r.role = any (coalesce(p_roles, '{}'))
+     ) then
+    return jsonb_build_object('code', 'RT403', 'message', format('only permitted senders may send in broadcast room %s', p_room.name));
+  end if;
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_message_refusal(p_room public.realtime_rooms, p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[]); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_message_refusal(p_room public.realtime_rooms, p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[]) IS 'Why a message may not be sent ({code, message}) or null: unknown room (RT404), bad content, thread or metadata (RT400), not an active member, or not a permitted sender of a broadcast room (RT403: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
 
 --
 -- Name: realtime_node_heartbeat(text, text[], timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
@@ -1256,32 +1269,15 @@ CREATE FUNCTION public.realtime_send_message(p_room_name text, p_user_id text, p
     LANGUAGE plpgsql
     AS $$
 declare
-  v_room realtime_rooms := realtime_find_room(p_room_name);
-  v_seq bigint;
-  v_event_id uuid;
+  v_result jsonb;
 begin
-  if p_content is null or char_length(p_content) not between 1 and 100000 then
-    raise exception 'message content must be 1 to 100000 characters' using errcode = 'RT400';
+  v_result := realtime_send_messages(jsonb_build_array(jsonb_build_object(
+    'roomName', p_room_name, 'userId', p_user_id, 'content', p_content, 'threadId', p_thread_id,
+    'metadata', p_metadata, 'roles', to_jsonb(coalesce(p_roles, '{}'::text[])))), p_now) -> 0;
+  if not (v_result ->> 'ok')::boolean then
+    raise exception '%', v_result #>> '{error,message}' using errcode = v_result #>> '{error,code}';
   end if;
-  if p_thread_id is not null and char_length(p_thread_id) not between 1 and 255 then
-    raise exception 'thread id must be 1 to 255 characters' using errcode = 'RT400';
-  end if;
-  if p_metadata is not null and jsonb_typeof(p_metadata) <> 'object' then
-    raise exception 'message metadata must be a JSON object' using errcode = 'RT400';
-  end if;
-  perform realtime_assert_can_send(v_room, p_user_id, p_roles);
-
-  insert into realtime_events (type, user_id, room_name, data, created_at)
-  values ('message', p_user_id, v_room.name,
-          jsonb_build_object('content', p_content, 'threadId', p_thread_id, 'metadata', p_metadata), p_now)
-  returning seq, id into v_seq, v_event_id;
-
-  perform realtime_stop_typing(v_room.name, p_user_id, p_thread_id, p_now);
-
-  return jsonb_build_object(
-    'id', v_seq, 'eventId', v_event_id, 'roomName', v_room.name, 'userId', p_user_id,
-    'content', p_content, 'threadId', p_thread_id, 'metadata', p_metadata, 'timestamp', p_now
-  );
+  return v_result -> 'message';
 end;
 $$;
 
@@ -1290,6 +1286,69 @@ $$;
 --
 
 COMMENT ON FUNCTION public.realtime_send_message(p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[], p_now timestamp with time zone) IS 'Checks that the user may send in the room, stores the message in realtime_events (seq = message id) and clears the sender''s typing; returns the message as message:new shows it.';
+
+--
+-- Name: realtime_send_messages(jsonb, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_send_messages(p_messages jsonb, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_item jsonb;
+  v_room realtime_rooms;
+  v_user text;
+  v_content text;
+  v_thread text;
+  v_metadata jsonb;
+  v_refusal jsonb;
+  v_seq bigint;
+  v_event_id uuid;
+  v_results jsonb[] := '{}';
+begin
+  if p_messages is null or jsonb_typeof(p_messages) <> 'array' then
+    raise exception 'messages must be a JSON array' using errcode = 'RT400';
+  end if;
+  if jsonb_array_length(p_messages) > 1000 then
+    raise exception 'at most 1000 messages per call' using errcode = 'RT400';
+  end if;
+  for v_item in select e from jsonb_array_elements(p_messages) as e loop
+    if jsonb_typeof(v_item) <> 'object' then
+      v_results := v_results || jsonb_build_object('ok', false, 'error', jsonb_build_object('code', 'RT400', 'message', 'each message must be an object'));
+      continue;
+    end if;
+    v_user := v_item ->> 'userId';
+    v_content := v_item ->> 'content';
+    v_thread := v_item ->> 'threadId';
+    v_metadata := nullif(v_item -> 'metadata', 'null'::jsonb);
+    select * into v_room from realtime_rooms where name = v_item ->> 'roomName';
+    v_refusal := realtime_message_refusal(
+      v_room, v_item ->> 'roomName', v_user, v_content, v_thread, v_metadata,
+      array(select jsonb_array_elements_text(case when jsonb_typeof(v_item -> 'roles') = 'array' then v_item -> 'roles' else '[]' end)));
+    if v_refusal is not null then
+      v_results := v_results || jsonb_build_object('ok', false, 'error', v_refusal);
+      continue;
+    end if;
+
+    insert into realtime_events (type, user_id, room_name, data, created_at)
+    values ('message', v_user, v_room.name,
+            jsonb_build_object('content', v_content, 'threadId', v_thread, 'metadata', v_metadata), p_now)
+    returning seq, id into v_seq, v_event_id;
+    perform realtime_stop_typing(v_room.name, v_user, v_thread, p_now);
+
+    v_results := v_results || jsonb_build_object('ok', true, 'message', jsonb_build_object(
+      'id', v_seq, 'eventId', v_event_id, 'roomName', v_room.name, 'userId', v_user,
+      'content', v_content, 'threadId', v_thread, 'metadata', v_metadata, 'timestamp', p_now));
+  end loop;
+  return to_jsonb(v_results);
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_send_messages(p_messages jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_send_messages(p_messages jsonb, p_now timestamp with time zone) IS 'Stores many messages in one transaction ([{roomName, userId, content, threadId, metadata, roles}]); returns per message {ok, message} or {ok:false, error:{code, message}} in order.';
 
 --
 -- Name: realtime_send_to(text, text, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
