@@ -27,6 +27,30 @@ export interface SocketData {
   bucket: { tokens: number; updated: number };
 }
 
+interface RegistrationRow {
+  socketId: string;
+  userId: string | null;
+  device: unknown;
+  metadata: Record<string, unknown>;
+  anonymous: boolean;
+}
+interface Registered {
+  connectionId: string;
+  rooms: string[];
+}
+interface RegistrationResult {
+  connectionId?: string;
+  rooms?: string[];
+  error?: { code: string; message: string };
+}
+interface PendingRegistration {
+  row: RegistrationRow;
+  resolve: (r: Registered) => void;
+  reject: (err: unknown) => void;
+}
+/** Most handshakes in one realtime_register_connections call (bounds the transaction). */
+const REGISTER_BATCH_MAX = 200;
+
 export type RelaySocket = Socket<Record<string, (...args: any[]) => void>, Record<string, (...args: any[]) => void>, Record<string, never>, SocketData>;
 
 /** Socket.io room names: one per chat room, one per user (all of the user's sockets). */
@@ -74,6 +98,9 @@ export class Relay {
   private stopping = false;
   private handshaking = 0;
   private tickRunning = false;
+  /** Handshakes waiting for the next realtime_register_connections call (see register). */
+  private registerQueue: PendingRegistration[] = [];
+  private registerInFlight = false;
   redisReady = false;
   /** The HS256 secret the demo page may mint tokens with, when allowed (see demo.ts). */
   readonly demoTokenSecret: string | undefined;
@@ -268,18 +295,13 @@ export class Relay {
       const ua = socket.handshake.headers["user-agent"];
       device = ua ? { userAgent: String(ua).slice(0, 255) } : null;
     }
-    const registered = await this.db.value<{ connectionId: string; rooms: string[] }>(
-      "register_connection",
-      "select realtime_register_connection($1, $2, $3, $4::jsonb, $5::jsonb, $6) as v",
-      [
-        socket.id,
-        identity.anonymous ? null : identity.userId,
-        this.config.nodeId,
-        device === null ? null : JSON.stringify(device),
-        JSON.stringify({ address: socket.handshake.address }),
-        identity.anonymous,
-      ],
-    );
+    const registered = await this.register({
+      socketId: socket.id,
+      userId: identity.anonymous ? null : identity.userId,
+      device,
+      metadata: { address: socket.handshake.address },
+      anonymous: identity.anonymous,
+    });
     socket.data.identity = identity;
     socket.data.connectionId = registered.connectionId;
     socket.data.rooms = registered.rooms ?? [];
@@ -288,6 +310,46 @@ export class Relay {
       // The client went away while we were registering it.
       await this.closeConnection(socket.id);
       throw new RealtimeError("BAD_REQUEST", "client disconnected during the handshake");
+    }
+  }
+
+  /**
+   * Registers a handshake in the database. Handshakes are batched naturally: the first one goes
+   * out at once; the ones that arrive while a call is in flight wait for it and then go together in
+   * the next realtime_register_connections call. A connect storm then costs one round trip and one
+   * commit per batch (not per socket) and holds one pool connection, leaving the rest of the pool
+   * to the events of connected clients; an idle relay adds no latency.
+   */
+  private register(row: RegistrationRow): Promise<Registered> {
+    return new Promise<Registered>((resolve, reject) => {
+      this.registerQueue.push({ row, resolve, reject });
+      if (!this.registerInFlight) void this.flushRegistrations();
+    });
+  }
+
+  private async flushRegistrations(): Promise<void> {
+    this.registerInFlight = true;
+    try {
+      while (this.registerQueue.length > 0) {
+        const batch = this.registerQueue.splice(0, REGISTER_BATCH_MAX);
+        try {
+          const results = await this.db.value<RegistrationResult[]>(
+            "register_connections",
+            "select realtime_register_connections($1::jsonb, $2) as v",
+            [JSON.stringify(batch.map((b) => b.row)), this.config.nodeId],
+          );
+          batch.forEach((b, i) => {
+            const r = results?.[i];
+            if (!r) b.reject(new RealtimeError("INTERNAL", "registration returned no result"));
+            else if (r.error) b.reject(toRealtimeError(Object.assign(new Error(r.error.message), { code: r.error.code })));
+            else b.resolve({ connectionId: r.connectionId!, rooms: r.rooms ?? [] });
+          });
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      }
+    } finally {
+      this.registerInFlight = false;
     }
   }
 

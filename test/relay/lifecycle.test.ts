@@ -47,6 +47,36 @@ describe("connection rows", () => {
   });
 });
 
+describe("handshakes registered in batches", () => {
+  it("registers concurrent handshakes together, each with its own row and rooms", async () => {
+    const metric = async () => {
+      const text = await (await fetch(`${relay.url}/metrics`)).text();
+      const m = /realtime_sql_duration_seconds_count\{call="register_connections",ok="true"\} (\d+)/.exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+    const users = Array.from({ length: 40 }, () => uid("storm"));
+    const room = await createRoom(relay.db, uid("storm-room"));
+    for (const u of users.slice(0, 2)) await relay.db.q("select realtime_add_member($1, $2)", [room, u]);
+    const before = await metric();
+
+    const clients = await Promise.all(users.map((u) => connect(relay.url, token(u))));
+
+    const calls = (await metric()) - before;
+    expect(calls).toBeGreaterThan(0);
+    expect(calls).toBeLessThan(users.length); // batched, not one call per handshake
+    const rows = await relay.db.q<{ id: string; socket_id: string; user_id: string }>(
+      "select id, socket_id, user_id from realtime_connections where socket_id = any ($1::text[]) and disconnected_at is null",
+      [clients.map((c) => c.id)],
+    );
+    const bySocket = new Map(rows.map((r) => [r.socket_id, r]));
+    clients.forEach((c, i) => {
+      expect(bySocket.get(c.id!)).toMatchObject({ id: c.authInfo.sessionId, user_id: users[i] });
+      expect(c.authInfo.rooms).toEqual(i < 2 ? [room] : []);
+    });
+    for (const c of clients) c.disconnect();
+  });
+});
+
 describe("graceful shutdown", () => {
   it("disconnects every client, leaves no open row for the node, marks it stopped and flushes the event log", async () => {
     const own = await startRelay({ REALTIME_PRESENCE_GRACE: "5000" });

@@ -54,6 +54,45 @@ describe("registering", () => {
   });
 });
 
+describe("registering in a batch", () => {
+  it("registers every socket in one call and answers in input order, refusing bad rows without failing the others", async () => {
+    const [s1, s2, s3, s4, open] = [uid("s"), uid("s"), uid("s"), uid("s"), uid("s")];
+    const [zed, amy, node] = [uid("zed"), uid("amy"), uid("node-b")];
+    await register(open, uid("u"), null, 0);
+
+    const r = await ctx.db.v("select realtime_register_connections($1::jsonb, $2, $3) as v", [
+      JSON.stringify([
+        { socketId: s1, userId: zed, device: { os: "ios" } },
+        { socketId: s2, userId: null },
+        { socketId: open, userId: amy },
+        { socketId: s3, userId: amy, metadata: { address: "::1" } },
+        { socketId: s4, userId: null, anonymous: true },
+      ]),
+      node,
+      at(1),
+    ]);
+
+    expect(r).toMatchObject([
+      { presence: { userId: zed, status: "online" }, rooms: [] },
+      { error: { code: "RT400", message: expect.stringMatching(/user id/) } },
+      { error: { code: "23505" } },
+      { presence: { userId: amy, status: "online" }, rooms: [] },
+      { presence: null, rooms: [] },
+    ]);
+    expect(await conn(s1)).toMatchObject({ user_id: zed, node_id: node, device: { os: "ios" }, connected_at: date(1) });
+    expect(await conn(s3)).toMatchObject({ user_id: amy, metadata: { address: "::1" } });
+    expect((await conn(s4)).anonymous).toBe(true);
+    expect(await conn(s2)).toBeUndefined();
+    // Node never started: close its rows so the stale sweeps of other tests do not see them.
+    await ctx.db.q("select realtime_node_stop($1)", [node]);
+  });
+
+  it("refuses anything but an array", async () => {
+    await expectSqlError(ctx.db.v("select realtime_register_connections('{}'::jsonb) as v"), "RT400");
+    expect(await ctx.db.v("select realtime_register_connections('[]'::jsonb) as v")).toEqual([]);
+  });
+});
+
 describe("relay crash", () => {
   it("disconnect_stale_connections closes a dead relay's sockets, takes users offline, clears typing and announces it", async () => {
     // Setup: two relays; alice on the one that crashes (typing), bob on the live one.

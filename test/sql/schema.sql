@@ -1078,30 +1078,17 @@ CREATE FUNCTION public.realtime_register_connection(p_socket_id text, p_user_id 
     LANGUAGE plpgsql
     AS $$
 declare
-  v_connection_id uuid;
-  v_presence realtime_presence;
+  v_result jsonb;
 begin
-  if p_socket_id is null or char_length(p_socket_id) not between 1 and 255 then
-    raise exception 'socket id must be 1 to 255 characters' using errcode = 'RT400';
+  v_result := realtime_register_connections(
+    jsonb_build_array(jsonb_build_object(
+      'socketId', p_socket_id, 'userId', p_user_id, 'device', p_device,
+      'metadata', coalesce(p_metadata, '{}'), 'anonymous', coalesce(p_anonymous, false))),
+    p_node_id, p_now) -> 0;
+  if v_result ? 'error' then
+    raise exception '%', v_result #>> '{error,message}' using errcode = v_result #>> '{error,code}';
   end if;
-  if not p_anonymous and (p_user_id is null or char_length(p_user_id) not between 1 and 255) then
-    raise exception 'user id must be 1 to 255 characters' using errcode = 'RT400';
-  end if;
-
-  insert into realtime_connections (socket_id, user_id, node_id, device, metadata, anonymous, connected_at, last_activity)
-  values (p_socket_id, p_user_id, p_node_id, p_device, coalesce(p_metadata, '{}'), p_anonymous, p_now, p_now)
-  returning id into v_connection_id;
-
-  if p_anonymous then
-    return jsonb_build_object('connectionId', v_connection_id, 'presence', null, 'rooms', '[]'::jsonb);
-  end if;
-
-  v_presence := realtime_refresh_presence(p_user_id, p_now);
-  return jsonb_build_object(
-    'connectionId', v_connection_id,
-    'presence', realtime_presence_json(v_presence, p_now),
-    'rooms', to_jsonb(realtime_user_room_names(p_user_id))
-  );
+  return v_result;
 end;
 $$;
 
@@ -1110,6 +1097,73 @@ $$;
 --
 
 COMMENT ON FUNCTION public.realtime_register_connection(p_socket_id text, p_user_id text, p_node_id text, p_device jsonb, p_metadata jsonb, p_anonymous boolean, p_now timestamp with time zone) IS 'Records an open socket of a user (or an anonymous one), brings the user online, and returns {connectionId, presence, rooms}.';
+
+--
+-- Name: realtime_register_connections(jsonb, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_register_connections(p_connections jsonb, p_node_id text DEFAULT NULL::text, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_row record;
+  v_connection_id uuid;
+  v_presence realtime_presence;
+  v_results jsonb[];
+  v_result jsonb;
+begin
+  if p_connections is null or jsonb_typeof(p_connections) <> 'array' then
+    raise exception 'connections must be a JSON array' using errcode = 'RT400';
+  end if;
+  v_results := array_fill(null::jsonb, array[jsonb_array_length(p_connections)]);
+
+  for v_row in
+    select c.ord::integer as ord,
+           c.value ->> 'socketId' as socket_id,
+           c.value ->> 'userId' as user_id,
+           nullif(c.value -> 'device', 'null'::jsonb) as device,
+           coalesce(nullif(c.value -> 'metadata', 'null'::jsonb), '{}'::jsonb) as metadata,
+           coalesce((c.value ->> 'anonymous')::boolean, false) as anonymous
+    from jsonb_array_elements(p_connections) with ordinality as c(value, ord)
+    order by c.value ->> 'userId', c.ord
+  loop
+    if v_row.socket_id is null or char_length(v_row.socket_id) not between 1 and 255 then
+      v_result := jsonb_build_object('error', jsonb_build_object('code', 'RT400', 'message', 'socket id must be 1 to 255 characters'));
+    elsif not v_row.anonymous and (v_row.user_id is null or char_length(v_row.user_id) not between 1 and 255) then
+      v_result := jsonb_build_object('error', jsonb_build_object('code', 'RT400', 'message', 'user id must be 1 to 255 characters'));
+    else
+      v_connection_id := null;
+      -- A socket id already open is refused without an exception: an exception block per row
+      -- would cost a subtransaction each.
+      insert into realtime_connections (socket_id, user_id, node_id, device, metadata, anonymous, connected_at, last_activity)
+      values (v_row.socket_id, v_row.user_id, p_node_id,
+              v_row.device, v_row.metadata, v_row.anonymous, p_now, p_now)
+      on conflict (socket_id) where disconnected_at is null do nothing
+      returning id into v_connection_id;
+      if v_connection_id is null then
+        v_result := jsonb_build_object('error', jsonb_build_object('code', '23505', 'message', 'socket id is already open'));
+      elsif v_row.anonymous then
+        v_result := jsonb_build_object('connectionId', v_connection_id, 'presence', null, 'rooms', '[]'::jsonb);
+      else
+        v_presence := realtime_refresh_presence(v_row.user_id, p_now);
+        v_result := jsonb_build_object(
+          'connectionId', v_connection_id,
+          'presence', realtime_presence_json(v_presence, p_now),
+          'rooms', to_jsonb(realtime_user_room_names(v_row.user_id))
+        );
+      end if;
+    end if;
+    v_results[v_row.ord] := v_result;
+  end loop;
+  return coalesce(to_jsonb(v_results), '[]'::jsonb);
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_register_connections(p_connections jsonb, p_node_id text, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_register_connections(p_connections jsonb, p_node_id text, p_now timestamp with time zone) IS 'Records many open sockets in one transaction ([{socketId, userId, device, metadata, anonymous}]); returns, in input order, {connectionId, presence, rooms} or {error: {code, message}} per socket.';
 
 --
 -- Name: realtime_remove_member(text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
