@@ -47,7 +47,7 @@ describe("/metrics", () => {
     expect(text).toMatch(/^realtime_connections\{kind="authenticated"\} 1$/m);
     expect(text).toMatch(/^realtime_messages_total 1$/m);
     expect(text).toMatch(/^realtime_errors_total\{code="NOT_FOUND"\} 1$/m);
-    expect(text).toMatch(/^realtime_sql_duration_seconds_bucket\{.*call="send_message".*\} \d+$/m);
+    expect(text).toMatch(/^realtime_sql_duration_seconds_bucket\{.*call="send_messages".*\} \d+$/m);
     expect(text).toMatch(/^realtime_sql_duration_seconds_count\{call="join_room",ok="true"\} 1$/m);
     expect(text).toMatch(/^realtime_sql_duration_seconds_count\{call="join_room",ok="false"\} 1$/m);
     expect(text).toMatch(/^realtime_nodejs_eventloop_lag_seconds \d/m);
