@@ -54,9 +54,9 @@ $$;
 comment on function realtime_notify_typing(text, text, timestamptz) is
   'Announces who is typing in a room/thread: {"kind":"typing",room,threadId,users[,truncated]}, always under 8000 bytes.';
 
--- Raises RT404/RT403 unless the user is an active member of the room.
-create or replace function realtime_assert_member(p_room_name text, p_user_id text)
-returns uuid
+-- Why a user may not act in a room as a member, as {code, message}, or null when they may.
+create or replace function realtime_member_refusal(p_room_name text, p_user_id text)
+returns jsonb
 language plpgsql
 stable
 as $$
@@ -69,15 +69,31 @@ begin
   ) into v_room_id, v_member
   from realtime_rooms r where r.name = p_room_name;
   if v_room_id is null then
-    raise exception 'room % does not exist', p_room_name using errcode = 'RT404';
+    return jsonb_build_object('code', 'RT404', 'message', format('room %s does not exist', p_room_name));
   end if;
   if not v_member then
-    raise exception 'user is not a member of room %', p_room_name using errcode = 'RT403';
+    return jsonb_build_object('code', 'RT403', 'message', format('user is not a member of room %s', p_room_name));
   end if;
-  return v_room_id;
+  return null;
 end;
 $$;
-comment on function realtime_assert_member(text, text) is 'Returns the room id when the user is an active member; raises RT404 (no room) or RT403 (not a member).';
+comment on function realtime_member_refusal(text, text) is 'Null when the user is an active member of the room, else {code, message}: RT404 (no room) or RT403 (not a member).';
+
+-- Raises RT404/RT403 unless the user is an active member of the room.
+create or replace function realtime_assert_member(p_room_name text, p_user_id text)
+returns void
+language plpgsql
+stable
+as $$
+declare
+  v_refusal jsonb := realtime_member_refusal(p_room_name, p_user_id);
+begin
+  if v_refusal is not null then
+    raise exception '%', v_refusal ->> 'message' using errcode = v_refusal ->> 'code';
+  end if;
+end;
+$$;
+comment on function realtime_assert_member(text, text) is 'Raises RT404 (no room) or RT403 (not a member) unless the user is an active member of the room.';
 
 -- Starts or refreshes typing. Returns {changed, users}: changed is true when the set of typers
 -- changed (and was announced), false for a silent refresh.
@@ -188,3 +204,51 @@ begin
 end;
 $$;
 comment on function realtime_clear_typing_of_sockets(text[], timestamptz) is 'Clears typing indicators set by the given sockets; returns how many rooms/threads changed.';
+
+-- Many typing changes in one transaction, in order: a JSON array of {op: "start"|"stop", roomName,
+-- userId, threadId?, socketId?}. Returns per change {ok: true, value: {changed[, users]}} or
+-- {ok: false, error: {code, message}}; a refused change does not affect the others. The relay
+-- gathers the typing events that arrive while a call is in flight into the next call.
+create or replace function realtime_typing_changes(
+  p_changes jsonb,
+  p_timeout interval default interval '3 seconds',
+  p_now timestamptz default now()
+)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_change jsonb;
+  v_thread text;
+  v_refusal jsonb;
+  v_results jsonb[] := '{}';
+begin
+  if p_changes is null or jsonb_typeof(p_changes) <> 'array' then
+    raise exception 'changes must be a JSON array' using errcode = 'RT400';
+  end if;
+  for v_change in select c from jsonb_array_elements(p_changes) as c loop
+    v_thread := case when jsonb_typeof(v_change) = 'object' then v_change ->> 'threadId' end;
+    v_refusal := case
+      when jsonb_typeof(v_change) <> 'object' or v_change ->> 'op' not in ('start', 'stop') then
+        jsonb_build_object('code', 'RT400', 'message', 'a typing change is {op: start|stop, roomName, userId, threadId?}')
+      when v_thread is not null and char_length(v_thread) not between 1 and 255 then
+        jsonb_build_object('code', 'RT400', 'message', 'thread id must be 1 to 255 characters')
+      when v_change ->> 'op' = 'start' then
+        realtime_member_refusal(v_change ->> 'roomName', v_change ->> 'userId')
+    end;
+    if v_refusal is not null then
+      v_results := v_results || jsonb_build_object('ok', false, 'error', v_refusal);
+    elsif v_change ->> 'op' = 'start' then
+      v_results := v_results || jsonb_build_object('ok', true, 'value', realtime_start_typing(
+        v_change ->> 'roomName', v_change ->> 'userId', v_thread, v_change ->> 'socketId', p_timeout, p_now));
+    else
+      v_results := v_results || jsonb_build_object('ok', true, 'value', jsonb_build_object('changed', realtime_stop_typing(
+        v_change ->> 'roomName', v_change ->> 'userId', v_thread, p_now)));
+    end if;
+  end loop;
+  return to_jsonb(v_results);
+end;
+$$;
+comment on function realtime_typing_changes(jsonb, interval, timestamptz) is
+  'Applies many typing starts and stops in order ([{op, roomName, userId, threadId, socketId}]); returns per change {ok, value: {changed, users?}} or {ok:false, error:{code, message}}.';

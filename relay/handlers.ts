@@ -9,7 +9,6 @@ import * as v from "./validate.js";
 type Handler = (payload: unknown) => Promise<unknown> | unknown;
 
 const PRESENCE_STATUSES = ["online", "away", "busy", "offline"] as const;
-const ms = (n: number) => n / 1000;
 
 export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger): void {
   const { config, db, metrics } = relay;
@@ -96,7 +95,7 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     const content = v.string(p, "content", { max: config.maxMessageLength });
     const threadId = v.threadId(p);
     const metadata = v.optionalJsonObject(p, "metadata", 8192);
-    const message = await relay.messages.send({
+    const message = await relay.messages.submit({
       roomName,
       userId,
       content,
@@ -117,11 +116,7 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     const userId = requireUser("type");
     if (!config.enableTyping) return { changed: false, enabled: false };
     relay.eventLog.record("typing", userId, roomName, { threadId: threadId ?? null, state: "start" });
-    return db.value(
-      "start_typing",
-      "select realtime_start_typing($1, $2, $3, $4, make_interval(secs => $5::double precision)) as v",
-      [roomName, userId, threadId ?? null, socket.id, ms(config.typingTimeoutMs)],
-    );
+    return relay.typing.submit({ op: "start", roomName, userId, threadId: threadId ?? null, socketId: socket.id });
   });
 
   on("typing:stop", async (raw) => {
@@ -131,11 +126,7 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     const userId = requireUser("type");
     if (!config.enableTyping) return { changed: false, enabled: false };
     relay.eventLog.record("typing", userId, roomName, { threadId: threadId ?? null, state: "stop" });
-    const changed = await db.value<boolean>("stop_typing", "select realtime_stop_typing($1, $2, $3) as v", [
-      roomName,
-      userId,
-      threadId ?? null,
-    ]);
+    const { changed } = await relay.typing.submit({ op: "stop", roomName, userId, threadId: threadId ?? null, socketId: socket.id });
     return { changed };
   });
 

@@ -70,12 +70,7 @@ export async function runServer(options: RunServerOptions = {}): Promise<Running
     relay = new Relay({ config, databaseUrl, logger: log, devJwtSecret });
     await relay.start();
   } catch (err) {
-    if (stopEmbedded) {
-      // graphile-migrate keeps its pool open briefly after migrating and exits the process if the
-      // database goes away meanwhile: let it close first.
-      await new Promise((r) => setTimeout(r, 500));
-      await stopEmbedded().catch(() => {});
-    }
+    await stopEmbedded?.().catch(() => {});
     throw err;
   }
 

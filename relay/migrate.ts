@@ -3,6 +3,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { migrate } from "graphile-migrate";
+// graphile-migrate keeps its pool for 200 ms after a run and exits the process if an idle client
+// of that pool errors (the database restarting, or being dropped): close it right away instead.
+import { clearAllPools } from "graphile-migrate/dist/pgReal.js";
 import { Logger } from "@graphile/logger";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -73,7 +76,11 @@ export async function migrateDatabase(
   const createdDatabase = await ensureDatabase(connectionString);
   for (let attempt = 0; ; attempt++) {
     try {
-      await migrate({ connectionString, migrationsFolder: MIGRATIONS_FOLDER, logger }, false, false);
+      try {
+        await migrate({ connectionString, migrationsFolder: MIGRATIONS_FOLDER, logger }, false, false);
+      } finally {
+        clearAllPools();
+      }
       break;
     } catch (err) {
       const message = (err as Error).message ?? "";

@@ -11,7 +11,7 @@ import type { Config } from "./config.js";
 import { Db } from "./db.js";
 import { Authenticator, type Identity } from "./auth.js";
 import { EventLog } from "./event-log.js";
-import { MessageBatcher } from "./message-batch.js";
+import { Batcher, jsonParam, type ItemResult } from "./batcher.js";
 import { Listener, type Notification } from "./listener.js";
 import type { Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
@@ -43,13 +43,28 @@ interface RegistrationResult {
   rooms?: string[];
   error?: { code: string; message: string };
 }
-interface PendingRegistration {
-  row: RegistrationRow;
-  resolve: (r: Registered) => void;
-  reject: (err: unknown) => void;
+interface StoredMessageResult {
+  ok: boolean;
+  message?: StoredMessage;
+  error?: { code: string; message: string };
 }
-/** Most handshakes in one realtime_register_connections call (bounds the transaction). */
-const REGISTER_BATCH_MAX = 200;
+export type StoredMessage = Record<string, unknown> & { id: number; roomName: string };
+export interface OutgoingMessage {
+  roomName: string;
+  userId: string;
+  content: string;
+  threadId: string | null;
+  metadata: Record<string, unknown> | null;
+  roles: string[];
+}
+export interface TypingChange {
+  op: "start" | "stop";
+  roomName: string;
+  userId: string;
+  threadId: string | null;
+  socketId: string;
+}
+export type TypingResult = { changed: boolean; users?: string[] };
 
 export type RelaySocket = Socket<Record<string, (...args: any[]) => void>, Record<string, (...args: any[]) => void>, Record<string, never>, SocketData>;
 
@@ -88,7 +103,10 @@ export class Relay {
   readonly io: Server;
   readonly auth: Authenticator;
   readonly eventLog: EventLog;
-  readonly messages: MessageBatcher;
+  /** message:send, handshakes and typing go to the database in natural batches (batcher.ts). */
+  readonly messages: Batcher<OutgoingMessage, StoredMessage>;
+  readonly typing: Batcher<TypingChange, TypingResult>;
+  private readonly registrations: Batcher<RegistrationRow, Registered>;
   readonly listener: Listener;
   readonly startedAt = Date.now();
   private redisPub: Redis | undefined;
@@ -97,10 +115,6 @@ export class Relay {
   private pendingCloses = new Set<string>();
   private stopping = false;
   private handshaking = 0;
-  private tickRunning = false;
-  /** Handshakes waiting for the next realtime_register_connections call (see register). */
-  private registerQueue: PendingRegistration[] = [];
-  private registerInFlight = false;
   redisReady = false;
   /** The HS256 secret the demo page may mint tokens with, when allowed (see demo.ts). */
   readonly demoTokenSecret: string | undefined;
@@ -127,7 +141,31 @@ export class Relay {
         : this.config.demoTokens && this.config.jwtSecret
           ? this.config.jwtSecret
           : undefined;
-    this.messages = new MessageBatcher(this.db);
+    this.messages = new Batcher(async (items) => {
+      const rows = await this.db.value<StoredMessageResult[]>("send_messages", "select realtime_send_messages($1::jsonb) as v", [jsonParam(items)]);
+      return rows.map((r): ItemResult<StoredMessage> => (r.ok ? { ok: true, value: r.message! } : { ok: false, error: r.error! }));
+    }, 100);
+    this.typing = new Batcher(
+      (items) =>
+        this.db.value<ItemResult<TypingResult>[]>(
+          "typing_changes",
+          "select realtime_typing_changes($1::jsonb, make_interval(secs => $2::double precision / 1000)) as v",
+          [jsonParam(items), this.config.typingTimeoutMs],
+        ),
+      200,
+    );
+    // A connect storm costs one round trip and one commit per batch, and holds one pool
+    // connection, leaving the rest of the pool to the events of connected clients.
+    this.registrations = new Batcher(async (items) => {
+      const rows = await this.db.value<RegistrationResult[]>(
+        "register_connections",
+        "select realtime_register_connections($1::jsonb, $2) as v",
+        [jsonParam(items), this.config.nodeId],
+      );
+      return rows.map((r): ItemResult<Registered> =>
+        r.error ? { ok: false, error: r.error } : { ok: true, value: { connectionId: r.connectionId!, rooms: r.rooms ?? [] } },
+      );
+    }, 200);
     this.eventLog = new EventLog(this.db, this.config.logEventTypes, this.config.logEvents, this.metrics, this.log);
     this.listener = new Listener(
       options.databaseUrl,
@@ -295,7 +333,7 @@ export class Relay {
       const ua = socket.handshake.headers["user-agent"];
       device = ua ? { userAgent: String(ua).slice(0, 255) } : null;
     }
-    const registered = await this.register({
+    const registered = await this.registrations.submit({
       socketId: socket.id,
       userId: identity.anonymous ? null : identity.userId,
       device,
@@ -310,46 +348,6 @@ export class Relay {
       // The client went away while we were registering it.
       await this.closeConnection(socket.id);
       throw new RealtimeError("BAD_REQUEST", "client disconnected during the handshake");
-    }
-  }
-
-  /**
-   * Registers a handshake in the database. Handshakes are batched naturally: the first one goes
-   * out at once; the ones that arrive while a call is in flight wait for it and then go together in
-   * the next realtime_register_connections call. A connect storm then costs one round trip and one
-   * commit per batch (not per socket) and holds one pool connection, leaving the rest of the pool
-   * to the events of connected clients; an idle relay adds no latency.
-   */
-  private register(row: RegistrationRow): Promise<Registered> {
-    return new Promise<Registered>((resolve, reject) => {
-      this.registerQueue.push({ row, resolve, reject });
-      if (!this.registerInFlight) void this.flushRegistrations();
-    });
-  }
-
-  private async flushRegistrations(): Promise<void> {
-    this.registerInFlight = true;
-    try {
-      while (this.registerQueue.length > 0) {
-        const batch = this.registerQueue.splice(0, REGISTER_BATCH_MAX);
-        try {
-          const results = await this.db.value<RegistrationResult[]>(
-            "register_connections",
-            "select realtime_register_connections($1::jsonb, $2) as v",
-            [JSON.stringify(batch.map((b) => b.row)), this.config.nodeId],
-          );
-          batch.forEach((b, i) => {
-            const r = results?.[i];
-            if (!r) b.reject(new RealtimeError("INTERNAL", "registration returned no result"));
-            else if (r.error) b.reject(toRealtimeError(Object.assign(new Error(r.error.message), { code: r.error.code })));
-            else b.resolve({ connectionId: r.connectionId!, rooms: r.rooms ?? [] });
-          });
-        } catch (err) {
-          for (const b of batch) b.reject(err);
-        }
-      }
-    } finally {
-      this.registerInFlight = false;
     }
   }
 

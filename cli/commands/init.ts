@@ -4,7 +4,6 @@ import { checkRedisConfigured, describeJwt, type RedisStatus } from "../lib/chec
 import { runningEmbedded } from "../lib/database.js";
 import { CliError, describeDbError, type DbTarget } from "../lib/errors.js";
 import { maskUrl } from "../../relay/mask.js";
-import { sleep } from "../lib/server.js";
 
 export interface InitJson {
   database: {
@@ -137,9 +136,7 @@ export default class Init extends RealtimeCommand {
       const target = { url: pg.url, embedded: true };
       return report(target, await run(target));
     } finally {
-      // graphile-migrate keeps its pool 200 ms after a migration and exits the process when that
-      // pool sees the server shut down: let it close first.
-      await sleep(500);
+      // migrateDatabase has closed graphile-migrate's pool, so the database can stop at once.
       await pg.stop();
       this.log("Embedded PostgreSQL: stopped (the server starts it again)");
     }

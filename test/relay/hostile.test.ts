@@ -151,7 +151,7 @@ describe("garbage payloads", () => {
     await createRoom(main.db, "general");
     // Calls of the SQL functions behind client events, from this relay's metrics.
     const metrics = main.server.relay.metrics;
-    const EVENT_CALLS = new Set(["join_room", "leave_room", "send_messages", "start_typing", "stop_typing", "set_presence", "get_presence"]);
+    const EVENT_CALLS = new Set(["join_room", "leave_room", "send_messages", "typing_changes", "set_presence", "get_presence"]);
     sqlCalls = async () => {
       const m = await metrics.sqlDuration.get();
       return m.values

@@ -116,24 +116,15 @@ COMMENT ON FUNCTION public.realtime_add_member(p_room_name text, p_user_id text,
 -- Name: realtime_assert_member(text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.realtime_assert_member(p_room_name text, p_user_id text) RETURNS uuid
+CREATE FUNCTION public.realtime_assert_member(p_room_name text, p_user_id text) RETURNS void
     LANGUAGE plpgsql STABLE
     AS $$
 declare
-  v_room_id uuid;
-  v_member boolean;
+  v_refusal jsonb := realtime_member_refusal(p_room_name, p_user_id);
 begin
-  select r.id, exists (
-    select 1 from realtime_room_members m where m.room_id = r.id and m.user_id = p_user_id and m.left_at is null
-  ) into v_room_id, v_member
-  from realtime_rooms r where r.name = p_room_name;
-  if v_room_id is null then
-    raise exception 'room % does not exist', p_room_name using errcode = 'RT404';
+  if v_refusal is not null then
+    raise exception '%', v_refusal ->> 'message' using errcode = v_refusal ->> 'code';
   end if;
-  if not v_member then
-    raise exception 'user is not a member of room %', p_room_name using errcode = 'RT403';
-  end if;
-  return v_room_id;
 end;
 $$;
 
@@ -141,7 +132,7 @@ $$;
 -- Name: FUNCTION realtime_assert_member(p_room_name text, p_user_id text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.realtime_assert_member(p_room_name text, p_user_id text) IS 'Returns the room id when the user is an active member; raises RT404 (no room) or RT403 (not a member).';
+COMMENT ON FUNCTION public.realtime_assert_member(p_room_name text, p_user_id text) IS 'Raises RT404 (no room) or RT403 (not a member) unless the user is an active member of the room.';
 
 --
 -- Name: realtime_broadcast(text, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
@@ -681,6 +672,37 @@ $$;
 --
 
 COMMENT ON FUNCTION public.realtime_log_events(p_events jsonb) IS 'Appends a JSON array of events {type, userId, roomName, data, createdAt} in one statement; returns how many.';
+
+--
+-- Name: realtime_member_refusal(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_member_refusal(p_room_name text, p_user_id text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_room_id uuid;
+  v_member boolean;
+begin
+  select r.id, exists (
+    select 1 from realtime_room_members m where m.room_id = r.id and m.user_id = p_user_id and m.left_at is null
+  ) into v_room_id, v_member
+  from realtime_rooms r where r.name = p_room_name;
+  if v_room_id is null then
+    return jsonb_build_object('code', 'RT404', 'message', format('room %s does not exist', p_room_name));
+  end if;
+  if not v_member then
+    return jsonb_build_object('code', 'RT403', 'message', format('user is not a member of room %s', p_room_name));
+  end if;
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_member_refusal(p_room_name text, p_user_id text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_member_refusal(p_room_name text, p_user_id text) IS 'Null when the user is an active member of the room, else {code, message}: RT404 (no room) or RT403 (not a member).';
 
 --
 -- Name: realtime_message_refusal(public.realtime_rooms, text, text, text, text, jsonb, text[]); Type: FUNCTION; Schema: public; Owner: -
@@ -1699,6 +1721,52 @@ $$;
 --
 
 COMMENT ON FUNCTION public.realtime_typers(p_room_name text, p_thread_id text, p_now timestamp with time zone) IS 'User ids typing now in a room and thread (NULL: the room itself), at most 50.';
+
+--
+-- Name: realtime_typing_changes(jsonb, interval, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_typing_changes(p_changes jsonb, p_timeout interval DEFAULT '00:00:03'::interval, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_change jsonb;
+  v_thread text;
+  v_refusal jsonb;
+  v_results jsonb[] := '{}';
+begin
+  if p_changes is null or jsonb_typeof(p_changes) <> 'array' then
+    raise exception 'changes must be a JSON array' using errcode = 'RT400';
+  end if;
+  for v_change in select c from jsonb_array_elements(p_changes) as c loop
+    v_thread := case when jsonb_typeof(v_change) = 'object' then v_change ->> 'threadId' end;
+    v_refusal := case
+      when jsonb_typeof(v_change) <> 'object' or v_change ->> 'op' not in ('start', 'stop') then
+        jsonb_build_object('code', 'RT400', 'message', 'a typing change is {op: start|stop, roomName, userId, threadId?}')
+      when v_thread is not null and char_length(v_thread) not between 1 and 255 then
+        jsonb_build_object('code', 'RT400', 'message', 'thread id must be 1 to 255 characters')
+      when v_change ->> 'op' = 'start' then
+        realtime_member_refusal(v_change ->> 'roomName', v_change ->> 'userId')
+    end;
+    if v_refusal is not null then
+      v_results := v_results || jsonb_build_object('ok', false, 'error', v_refusal);
+    elsif v_change ->> 'op' = 'start' then
+      v_results := v_results || jsonb_build_object('ok', true, 'value', realtime_start_typing(
+        v_change ->> 'roomName', v_change ->> 'userId', v_thread, v_change ->> 'socketId', p_timeout, p_now));
+    else
+      v_results := v_results || jsonb_build_object('ok', true, 'value', jsonb_build_object('changed', realtime_stop_typing(
+        v_change ->> 'roomName', v_change ->> 'userId', v_thread, p_now)));
+    end if;
+  end loop;
+  return to_jsonb(v_results);
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_typing_changes(p_changes jsonb, p_timeout interval, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_typing_changes(p_changes jsonb, p_timeout interval, p_now timestamp with time zone) IS 'Applies many typing starts and stops in order ([{op, roomName, userId, threadId, socketId}]); returns per change {ok, value: {changed, users?}} or {ok:false, error:{code, message}}.';
 
 --
 -- Name: realtime_user_room_names(text); Type: FUNCTION; Schema: public; Owner: -

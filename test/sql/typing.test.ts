@@ -231,3 +231,39 @@ describe("notification size", () => {
     expect(notes[0].truncated).toBeUndefined();
   });
 });
+
+describe("realtime_typing_changes", () => {
+  it("applies starts and stops in order and refuses only the bad ones", async () => {
+    const [a, b] = [uid("a"), uid("b")];
+    const r = await room(a, b);
+    await ctx.l.reset();
+
+    const results = await ctx.db.v("select realtime_typing_changes($1::jsonb, interval '3 seconds', $2) as v", [
+      JSON.stringify([
+        { op: "start", roomName: r, userId: a, socketId: "s-a" },
+        { op: "start", roomName: r, userId: a, socketId: "s-a" },
+        { op: "start", roomName: r, userId: "stranger" },
+        { op: "start", roomName: "no-such-room", userId: a },
+        { op: "dance", roomName: r, userId: a },
+        { op: "start", roomName: r, userId: b, threadId: "t1" },
+        { op: "stop", roomName: r, userId: a },
+        { op: "stop", roomName: r, userId: a },
+      ]),
+      at(0),
+    ]);
+
+    expect(results.map((x: any) => (x.ok ? x.value.changed : x.error.code))).toEqual([true, false, "RT403", "RT404", "RT400", true, true, false]);
+    expect(results[0].value.users).toEqual([a]);
+    expect(await rows(r)).toEqual([{ user_id: b, thread_id: "t1", expires_at: date(3) }]);
+    const notes = await typingNotes(r);
+    expect(notes.map((n) => [n.threadId, n.users])).toEqual([
+      [null, [a]],
+      ["t1", [b]],
+      [null, []],
+    ]);
+  });
+
+  it("refuses what is not an array", async () => {
+    await expectSqlError(ctx.db.q("select realtime_typing_changes('{}'::jsonb)"), "RT400", /array/);
+  });
+});
