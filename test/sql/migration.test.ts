@@ -1,7 +1,8 @@
 // The migration and the schema:
-// 1. The committed migration's frozen `--! Included X.sql` blocks equal functions/X.sql, so the
-//    function files (the truth) and the migration history never drift. After editing functions/,
-//    run `flock /tmp/realtime-migrate.lock npm run db:recommit`.
+// 1. The newest frozen `--! Included X.sql` block of each file (across all committed migrations)
+//    equals functions/X.sql, so the function files (the truth) and the migration history never
+//    drift. After editing functions/X.sql, add `--!include X.sql` to migrations/current.sql and
+//    run `npm run db:commit -- -m "what changed"` (a new migration; committed ones never change).
 // 2. A schema dump of a freshly migrated database equals test/sql/schema.sql, so any schema change
 //    is deliberate and visible in review. After an intended change, regenerate it with
 //      UPDATE_SCHEMA=1 npx vitest run test/sql/migration.test.ts
@@ -52,7 +53,7 @@ describe("committed migration", () => {
   });
 
   for (const file of fs.readdirSync(functionsDir).filter((f) => f.endsWith(".sql")).sort()) {
-    it(`freezes the current functions/${file} (else: npm run db:recommit)`, () => {
+    it(`freezes the current functions/${file} (else: include it in a new migration, see the header)`, () => {
       const current = fs.readFileSync(path.join(functionsDir, file), "utf8");
       const frozen = blocks.get(file);
       expect(frozen, `no --! Included ${file} block`).toBeDefined();
