@@ -51,8 +51,10 @@ describe("typing", () => {
 
     // A second typer: the set changes again.
     const both = nextEvent(s.a, "typing:event", (e: any) => inRoom(s.room)(e) && e.users.length === 2);
+    const bothAtB = nextEvent(s.b, "typing:event", (e: any) => inRoom(s.room)(e) && e.users.length === 2);
     await ackOk(s.b, "typing:start", { roomName: s.room });
     expect((await both).users).toEqual([s.alice, s.bob]);
+    await bothAtB; // delivered to every socket before the silence below is measured
 
     // Refresh: no broadcast.
     const silent = expectNoEvent(s.b, "typing:event", 300);
