@@ -30,7 +30,9 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     return true;
   };
 
+  const handled = new Set<string>();
   const on = (event: string, handler: Handler) => {
+    handled.add(event);
     socket.on(event, async (...args: unknown[]) => {
       const ack = typeof args[args.length - 1] === "function" ? (args.pop() as (r: unknown) => void) : undefined;
       metrics.socketEvents.inc({ event });
@@ -175,5 +177,23 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     const pong = { timestamp: Date.now() };
     socket.emit("pong", pong);
     return pong;
+  });
+
+  // An event this server does not know (a typo, a newer client) is answered, not ignored: a client
+  // waiting on its acknowledgement would otherwise wait forever.
+  socket.onAny((event: unknown, ...args: unknown[]) => {
+    if (typeof event === "string" && handled.has(event)) return;
+    const name = typeof event === "string" ? event.slice(0, 64) : typeof event;
+    metrics.socketEvents.inc({ event: "unknown" });
+    const error = new RealtimeError("BAD_REQUEST", `unknown event ${JSON.stringify(name)}`);
+    const ack = args[args.length - 1];
+    if (typeof ack === "function") {
+      try {
+        ack({ ok: false, error: { code: error.code, message: error.message } });
+      } catch {
+        // a broken ack must not stop the error event
+      }
+    }
+    relay.sendError(socket, error);
   });
 }

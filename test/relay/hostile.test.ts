@@ -307,3 +307,14 @@ describe("garbage payloads", () => {
     await alive(main);
   });
 });
+
+describe("unknown events", () => {
+  it("answers an unknown event with BAD_REQUEST instead of leaving its acknowledgement hanging", async () => {
+    const c = await connect(main.url, token(uid("typo")));
+    const err = await ackError(c, "room:joinn", "BAD_REQUEST", { roomName: "general" });
+    expect(err.message).toMatch(/unknown event "room:joinn"/);
+    // Known events still work afterwards.
+    expect((await ack(c, "ping")).ok).toBe(true);
+    c.disconnect();
+  });
+});
