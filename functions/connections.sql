@@ -36,25 +36,40 @@ comment on function realtime_node_start(text, text, integer, jsonb, timestamptz)
 -- Heartbeat of a relay: marks the node alive and touches its live sockets in one call. Returns the
 -- socket ids that are no longer open in the database (closed by a sweep while this relay was
 -- unresponsive), so the relay can disconnect them and let the clients reconnect.
+-- p_active_socket_ids: the sockets that sent events since the previous heartbeat (for idle-to-away).
 create or replace function realtime_node_heartbeat(
   p_node_id text,
   p_socket_ids text[] default '{}',
-  p_now timestamptz default now()
+  p_now timestamptz default now(),
+  p_active_socket_ids text[] default '{}'
 )
 returns text[]
 language plpgsql
 volatile
 as $$
+declare
+  v_active_users text[];
 begin
   update realtime_nodes set last_heartbeat = p_now, stopped_at = null where id = p_node_id;
   if not found then
     insert into realtime_nodes (id, started_at, last_heartbeat) values (p_node_id, p_now, p_now);
   end if;
+  if coalesce(array_length(p_active_socket_ids, 1), 0) > 0 then
+    with active as (
+      update realtime_connections c set last_input_at = p_now
+      where c.socket_id = any (p_active_socket_ids) and c.disconnected_at is null
+      returning c.user_id
+    )
+    select array_agg(distinct a.user_id) into v_active_users from active a where a.user_id is not null;
+    if v_active_users is not null then
+      perform realtime_mark_active(v_active_users, p_now);
+    end if;
+  end if;
   return realtime_touch_connections(p_socket_ids, p_now);
 end;
 $$;
-comment on function realtime_node_heartbeat(text, text[], timestamptz) is
-  'Marks a relay alive and touches its sockets; returns the given socket ids that are no longer open.';
+comment on function realtime_node_heartbeat(text, text[], timestamptz, text[]) is
+  'Marks a relay alive, touches its sockets and records which sent events (ending idle away); returns the given socket ids that are no longer open.';
 
 -- Touches many connections at once; returns the given socket ids that are not open.
 create or replace function realtime_touch_connections(p_socket_ids text[], p_now timestamptz default now())

@@ -41,7 +41,9 @@ volatile
 as $$
 declare
   v_rooms text[] := realtime_user_room_names(p.user_id);
-  v_body jsonb := realtime_presence_json(p, p_now);
+  -- idle tells the relays that this away is automatic, so the user's next action ends it.
+  v_body jsonb := realtime_presence_json(p, p_now)
+    || case when p.idle then jsonb_build_object('idle', true) else '{}'::jsonb end;
 begin
   -- Keep the payload under the 8000-byte NOTIFY limit: past 100 rooms, or when the room names do
   -- not fit, rooms is null and the relay looks the rooms up itself. The JSON text is measured, not
@@ -150,6 +152,7 @@ begin
   on conflict (user_id) do update set
     chosen_status = excluded.chosen_status,
     status = case when v_connected then excluded.chosen_status else 'offline' end,
+    idle = false,
     custom_status = case when p_custom_status is null then p.custom_status else excluded.custom_status end,
     updated_at = p_now
   returning * into v_new;
@@ -192,6 +195,7 @@ begin
     on conflict (user_id) do update set
       status = p.chosen_status,
       offline_at = null,
+      idle = false,
       last_seen = p_now,
       updated_at = case when p.status is distinct from p.chosen_status then p_now else p.updated_at end
     returning * into v_new;
@@ -250,3 +254,66 @@ begin
 end;
 $$;
 comment on function realtime_get_presence(text[], timestamptz) is 'Presence of up to 100 users, in the order given.';
+
+-- Idle-to-away (optional: the relay calls it when REALTIME_IDLE_AFTER is set). A user who chose
+-- online and whose every open connection has sent nothing for p_idle_after is shown away, with
+-- idle set; their next action (realtime_mark_active) brings them back. A chosen away, busy or
+-- offline is never touched. Any number of relays may call it; one does the work at a time.
+create or replace function realtime_mark_idle(p_idle_after interval, p_now timestamptz default now())
+returns integer
+language plpgsql
+volatile
+as $$
+declare
+  v_row realtime_presence;
+  v_count integer := 0;
+begin
+  if not pg_try_advisory_xact_lock(hashtext('realtime.mark_idle')) then
+    return 0;
+  end if;
+  for v_row in
+    update realtime_presence p
+    set status = 'away', idle = true, updated_at = p_now
+    where p.status = 'online' and p.chosen_status = 'online' and not p.idle and p.offline_at is null
+      and exists (
+        select 1 from realtime_connections c where c.user_id = p.user_id and c.disconnected_at is null
+      )
+      and not exists (
+        select 1 from realtime_connections c
+        where c.user_id = p.user_id and c.disconnected_at is null
+          and coalesce(c.last_input_at, c.connected_at) > p_now - p_idle_after
+      )
+    returning p.*
+  loop
+    perform realtime_notify_presence(v_row, p_now);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+comment on function realtime_mark_idle(interval, timestamptz) is
+  'Shows away (idle) the users who chose online and sent nothing on any connection for p_idle_after; returns how many.';
+
+-- Ends the idle away of users who acted again: they are shown with the status they chose.
+create or replace function realtime_mark_active(p_user_ids text[], p_now timestamptz default now())
+returns integer
+language plpgsql
+volatile
+as $$
+declare
+  v_row realtime_presence;
+  v_count integer := 0;
+begin
+  for v_row in
+    update realtime_presence p
+    set status = p.chosen_status, idle = false, updated_at = p_now
+    where p.user_id = any (p_user_ids) and p.idle and p.offline_at is null
+    returning p.*
+  loop
+    perform realtime_notify_presence(v_row, p_now);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+comment on function realtime_mark_active(text[], timestamptz) is 'Brings users out of idle away (back to their chosen status); returns how many changed.';

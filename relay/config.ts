@@ -54,6 +54,8 @@ export interface Config {
   typingTimeoutMs: number;
   presenceHeartbeatMs: number;
   presenceGraceMs: number;
+  /** Idle-to-away: a user with no client event on any connection for this long shows away (0: off). */
+  idleAfterMs: number;
   /** A relay with no heartbeat for this long is dead: its connections are closed. */
   staleAfterMs: number;
   inactiveAfterMs: number;
@@ -224,6 +226,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     typingTimeoutMs: int(env, "REALTIME_TYPING_TIMEOUT", 3_000, 100, 600_000),
     presenceHeartbeatMs,
     presenceGraceMs: int(env, "REALTIME_PRESENCE_GRACE", 5_000, 0, 3_600_000),
+    idleAfterMs: int(env, "REALTIME_IDLE_AFTER", 0, 0, 86_400_000),
     staleAfterMs: int(env, "REALTIME_STALE_AFTER", 2 * presenceHeartbeatMs, 1_000, 86_400_000),
     inactiveAfterMs: int(env, "REALTIME_INACTIVE_AFTER", Math.max(300_000, 4 * presenceHeartbeatMs), 2_000, 86_400_000),
     logLevel,
@@ -244,6 +247,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     demo: bool(env, "REALTIME_DEMO", env.NODE_ENV !== "production"),
     demoTokens: bool(env, "REALTIME_DEMO_TOKENS", false),
   };
+  if (config.idleAfterMs > 0 && config.idleAfterMs < 2 * config.presenceHeartbeatMs) {
+    // Client activity reaches the database with each heartbeat.
+    throw new ConfigError("REALTIME_IDLE_AFTER", `must be 0 (off) or at least twice REALTIME_PRESENCE_HEARTBEAT (${2 * config.presenceHeartbeatMs} ms)`);
+  }
   return Object.freeze(config);
 }
 

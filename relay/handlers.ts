@@ -36,6 +36,7 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     socket.on(event, async (...args: unknown[]) => {
       const ack = typeof args[args.length - 1] === "function" ? (args.pop() as (r: unknown) => void) : undefined;
       metrics.socketEvents.inc({ event });
+      relay.noteActivity(socket);
       try {
         if (!allow()) throw new RealtimeError("RATE_LIMITED", `more than ${config.rateLimitPerSec} events per second`);
         const payload = args[0];

@@ -25,6 +25,8 @@ export interface SocketData {
   rooms: string[];
   expiryTimer?: NodeJS.Timeout;
   bucket: { tokens: number; updated: number };
+  /** Sent an event since the last heartbeat (idle-to-away). */
+  active?: boolean;
 }
 
 interface RegistrationRow {
@@ -116,6 +118,8 @@ export class Relay {
   private stopping = false;
   private handshaking = 0;
   redisReady = false;
+  /** Users of this relay shown away because they were idle: their next event brings them back. */
+  private readonly idleUsers = new Set<string>();
   /** The HS256 secret the demo page may mint tokens with, when allowed (see demo.ts). */
   readonly demoTokenSecret: string | undefined;
 
@@ -408,6 +412,17 @@ export class Relay {
     }
   }
 
+  /** Notes a client event; a user shown away for being idle is brought back at once. */
+  noteActivity(socket: RelaySocket): void {
+    socket.data.active = true;
+    const { identity } = socket.data;
+    if (this.idleUsers.size === 0 || identity.anonymous || !this.idleUsers.has(identity.userId)) return;
+    this.idleUsers.delete(identity.userId);
+    this.db
+      .query("mark_active", "select realtime_mark_active($1::text[])", [[identity.userId]])
+      .catch((err) => this.log.warn({ err: (err as Error).message }, "could not end an idle away"));
+  }
+
   sendError(socket: RelaySocket, err: RealtimeError): void {
     this.metrics.errors.inc({ code: err.code });
     socket.emit("error", { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) });
@@ -420,10 +435,20 @@ export class Relay {
 
   private async heartbeat(): Promise<void> {
     for (const socketId of [...this.pendingCloses]) await this.closeConnection(socketId);
-    const socketIds = [...this.io.of("/").sockets.keys()];
-    const notOpen = await this.db.value<string[]>("node_heartbeat", "select realtime_node_heartbeat($1, $2::text[]) as v", [
+    const socketIds: string[] = [];
+    const active: string[] = [];
+    for (const [id, socket] of this.io.of("/").sockets) {
+      socketIds.push(id);
+      const data = (socket as RelaySocket).data;
+      if (data.active) {
+        active.push(id);
+        data.active = false;
+      }
+    }
+    const notOpen = await this.db.value<string[]>("node_heartbeat", "select realtime_node_heartbeat($1, $2::text[], now(), $3::text[]) as v", [
       this.config.nodeId,
       socketIds,
+      active,
     ]);
     // Sockets the database no longer holds open (closed by a sweep while this relay was
     // unresponsive, or by a DBA): disconnect them so their clients reconnect and re-register.
@@ -447,6 +472,9 @@ export class Relay {
       [this.config.staleAfterMs, this.config.inactiveAfterMs],
     );
     if (closed.length > 0) this.log.info({ closed: closed.length }, "closed stale connections");
+    if (this.config.idleAfterMs > 0) {
+      await this.db.query("mark_idle", "select realtime_mark_idle(make_interval(secs => $1::double precision / 1000))", [this.config.idleAfterMs]);
+    }
   }
 
   private async pruneEvents(): Promise<void> {
@@ -489,6 +517,8 @@ export class Relay {
   private async deliverPresence(n: Notification): Promise<void> {
     if (!this.config.enablePresence) return;
     const userId = String(n.userId);
+    if (n.idle === true) this.idleUsers.add(userId);
+    else this.idleUsers.delete(userId);
     let rooms = n.rooms as string[] | null;
     if (!Array.isArray(rooms)) {
       rooms = await this.db.value<string[]>("user_rooms", "select realtime_user_room_names($1) as v", [userId]);

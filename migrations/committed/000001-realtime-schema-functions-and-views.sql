@@ -1,5 +1,5 @@
 --! Previous: -
---! Hash: sha1:23b3d61d483d322c4dabfc80b59e0e8326433768
+--! Hash: sha1:f195fb609bee490f095f6a840d468c6598527aa7
 --! Message: realtime schema, functions and views
 
 -- Tables and constraints of Realtime. Seed names and columns are kept so existing readers work;
@@ -33,7 +33,9 @@ create unlogged table if not exists realtime_connections (
   metadata jsonb not null default '{}',
   node_id text,
   anonymous boolean not null default false,
-  close_reason text
+  close_reason text,
+  -- Last client event (not liveness): what idle-to-away looks at. Null: none since connecting.
+  last_input_at timestamptz
 );
 comment on table realtime_connections is 'Socket connections, open while disconnected_at is null. UNLOGGED: emptied by a database crash.';
 create unique index if not exists realtime_connections_open_socket on realtime_connections (socket_id) where disconnected_at is null;
@@ -86,6 +88,8 @@ create table if not exists realtime_presence (
   chosen_status varchar(20) not null default 'online',
   -- Set at the last disconnect: the user goes offline at this time unless a connection comes back.
   offline_at timestamptz,
+  -- True while status is away only because every connection was idle (realtime_mark_idle).
+  idle boolean not null default false,
   constraint realtime_presence_status_check check (status in ('online', 'away', 'busy', 'offline')),
   constraint realtime_presence_chosen_status_check check (chosen_status in ('online', 'away', 'busy', 'offline')),
   constraint realtime_presence_custom_status_check check (
@@ -233,7 +237,9 @@ volatile
 as $$
 declare
   v_rooms text[] := realtime_user_room_names(p.user_id);
-  v_body jsonb := realtime_presence_json(p, p_now);
+  -- idle tells the relays that this away is automatic, so the user's next action ends it.
+  v_body jsonb := realtime_presence_json(p, p_now)
+    || case when p.idle then jsonb_build_object('idle', true) else '{}'::jsonb end;
 begin
   -- Keep the payload under the 8000-byte NOTIFY limit: past 100 rooms, or when the room names do
   -- not fit, rooms is null and the relay looks the rooms up itself. The JSON text is measured, not
@@ -342,6 +348,7 @@ begin
   on conflict (user_id) do update set
     chosen_status = excluded.chosen_status,
     status = case when v_connected then excluded.chosen_status else 'offline' end,
+    idle = false,
     custom_status = case when p_custom_status is null then p.custom_status else excluded.custom_status end,
     updated_at = p_now
   returning * into v_new;
@@ -384,6 +391,7 @@ begin
     on conflict (user_id) do update set
       status = p.chosen_status,
       offline_at = null,
+      idle = false,
       last_seen = p_now,
       updated_at = case when p.status is distinct from p.chosen_status then p_now else p.updated_at end
     returning * into v_new;
@@ -442,6 +450,69 @@ begin
 end;
 $$;
 comment on function realtime_get_presence(text[], timestamptz) is 'Presence of up to 100 users, in the order given.';
+
+-- Idle-to-away (optional: the relay calls it when REALTIME_IDLE_AFTER is set). A user who chose
+-- online and whose every open connection has sent nothing for p_idle_after is shown away, with
+-- idle set; their next action (realtime_mark_active) brings them back. A chosen away, busy or
+-- offline is never touched. Any number of relays may call it; one does the work at a time.
+create or replace function realtime_mark_idle(p_idle_after interval, p_now timestamptz default now())
+returns integer
+language plpgsql
+volatile
+as $$
+declare
+  v_row realtime_presence;
+  v_count integer := 0;
+begin
+  if not pg_try_advisory_xact_lock(hashtext('realtime.mark_idle')) then
+    return 0;
+  end if;
+  for v_row in
+    update realtime_presence p
+    set status = 'away', idle = true, updated_at = p_now
+    where p.status = 'online' and p.chosen_status = 'online' and not p.idle and p.offline_at is null
+      and exists (
+        select 1 from realtime_connections c where c.user_id = p.user_id and c.disconnected_at is null
+      )
+      and not exists (
+        select 1 from realtime_connections c
+        where c.user_id = p.user_id and c.disconnected_at is null
+          and coalesce(c.last_input_at, c.connected_at) > p_now - p_idle_after
+      )
+    returning p.*
+  loop
+    perform realtime_notify_presence(v_row, p_now);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+comment on function realtime_mark_idle(interval, timestamptz) is
+  'Shows away (idle) the users who chose online and sent nothing on any connection for p_idle_after; returns how many.';
+
+-- Ends the idle away of users who acted again: they are shown with the status they chose.
+create or replace function realtime_mark_active(p_user_ids text[], p_now timestamptz default now())
+returns integer
+language plpgsql
+volatile
+as $$
+declare
+  v_row realtime_presence;
+  v_count integer := 0;
+begin
+  for v_row in
+    update realtime_presence p
+    set status = p.chosen_status, idle = false, updated_at = p_now
+    where p.user_id = any (p_user_ids) and p.idle and p.offline_at is null
+    returning p.*
+  loop
+    perform realtime_notify_presence(v_row, p_now);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+comment on function realtime_mark_active(text[], timestamptz) is 'Brings users out of idle away (back to their chosen status); returns how many changed.';
 --! EndIncluded presence.sql
 --! Included typing.sql
 -- Typing indicators: per room and per optional thread (a NULL thread is one thread). A start sets or
@@ -738,25 +809,40 @@ comment on function realtime_node_start(text, text, integer, jsonb, timestamptz)
 -- Heartbeat of a relay: marks the node alive and touches its live sockets in one call. Returns the
 -- socket ids that are no longer open in the database (closed by a sweep while this relay was
 -- unresponsive), so the relay can disconnect them and let the clients reconnect.
+-- p_active_socket_ids: the sockets that sent events since the previous heartbeat (for idle-to-away).
 create or replace function realtime_node_heartbeat(
   p_node_id text,
   p_socket_ids text[] default '{}',
-  p_now timestamptz default now()
+  p_now timestamptz default now(),
+  p_active_socket_ids text[] default '{}'
 )
 returns text[]
 language plpgsql
 volatile
 as $$
+declare
+  v_active_users text[];
 begin
   update realtime_nodes set last_heartbeat = p_now, stopped_at = null where id = p_node_id;
   if not found then
     insert into realtime_nodes (id, started_at, last_heartbeat) values (p_node_id, p_now, p_now);
   end if;
+  if coalesce(array_length(p_active_socket_ids, 1), 0) > 0 then
+    with active as (
+      update realtime_connections c set last_input_at = p_now
+      where c.socket_id = any (p_active_socket_ids) and c.disconnected_at is null
+      returning c.user_id
+    )
+    select array_agg(distinct a.user_id) into v_active_users from active a where a.user_id is not null;
+    if v_active_users is not null then
+      perform realtime_mark_active(v_active_users, p_now);
+    end if;
+  end if;
   return realtime_touch_connections(p_socket_ids, p_now);
 end;
 $$;
-comment on function realtime_node_heartbeat(text, text[], timestamptz) is
-  'Marks a relay alive and touches its sockets; returns the given socket ids that are no longer open.';
+comment on function realtime_node_heartbeat(text, text[], timestamptz, text[]) is
+  'Marks a relay alive, touches its sockets and records which sent events (ending idle away); returns the given socket ids that are no longer open.';
 
 -- Touches many connections at once; returns the given socket ids that are not open.
 create or replace function realtime_touch_connections(p_socket_ids text[], p_now timestamptz default now())

@@ -322,3 +322,44 @@ describe("presence notifications", () => {
     expect(note.rooms).toBeNull();
   });
 });
+
+describe("idle-to-away", () => {
+  it("shows away a user whose every connection has been silent, and brings them back when one acts", async () => {
+    const [user, s1, s2] = [uid("idler"), uid("s"), uid("s")];
+    await ctx.db.q("select realtime_node_start('idle-node', p_now => $1)", [at(0)]);
+    await ctx.db.q("select realtime_register_connection($1, $2, 'idle-node', p_now => $3)", [s1, user, at(0)]);
+    await ctx.db.q("select realtime_register_connection($1, $2, 'idle-node', p_now => $3)", [s2, user, at(0)]);
+    await ctx.db.q("select realtime_node_heartbeat('idle-node', $1::text[], $2, $3::text[])", [[s1, s2], at(50), [s2]]);
+    await ctx.l.reset();
+
+    // s2 acted at 50: not idle for 60 s at 100. (Other tests' users share this database, so the
+    // assertions look at this user only.)
+    await ctx.db.q("select realtime_mark_idle(interval '60 seconds', $1)", [at(100)]);
+    expect(await row(user)).toMatchObject({ status: "online", idle: false });
+    expect(await ctx.db.v("select realtime_mark_idle(interval '60 seconds', $1) as v", [at(111)])).toBeGreaterThanOrEqual(1);
+    expect(await row(user)).toMatchObject({ status: "away", chosen_status: "online", idle: true });
+    // Already idle: nothing more is announced.
+    await ctx.db.q("select realtime_mark_idle(interval '60 seconds', $1)", [at(200)]);
+    expect((await presenceNotes(user)).map((n) => [n.status, n.idle])).toEqual([["away", true]]);
+
+    // Activity reported with the next heartbeat ends it.
+    await ctx.l.reset();
+    await ctx.db.q("select realtime_node_heartbeat('idle-node', $1::text[], $2, $3::text[])", [[s1, s2], at(210), [s1]]);
+    expect(await row(user)).toMatchObject({ status: "online", idle: false });
+    expect((await presenceNotes(user)).map((n) => [n.status, n.idle])).toEqual([["online", undefined]]);
+  });
+
+  it("never touches a status the user chose, and an explicit choice ends an idle away", async () => {
+    const [busy, other] = [uid("busy"), uid("other")];
+    await register(uid("s"), busy, 0);
+    await ctx.db.q("select realtime_set_presence($1, 'busy', null, $2)", [busy, at(1)]);
+    await register(uid("s"), other, 0);
+    await ctx.db.q("select realtime_mark_idle(interval '10 seconds', $1)", [at(100)]);
+    expect(await row(busy)).toMatchObject({ status: "busy", idle: false });
+    expect(await row(other)).toMatchObject({ status: "away", idle: true });
+
+    await ctx.db.q("select realtime_set_presence($1, 'online', null, $2)", [other, at(101)]);
+    expect(await row(other)).toMatchObject({ status: "online", idle: false });
+    expect(await ctx.db.v("select realtime_mark_active($1::text[], $2) as v", [[other], at(102)])).toBe(0);
+  });
+});

@@ -674,6 +674,77 @@ $$;
 COMMENT ON FUNCTION public.realtime_log_events(p_events jsonb) IS 'Appends a JSON array of events {type, userId, roomName, data, createdAt} in one statement; returns how many.';
 
 --
+-- Name: realtime_mark_active(text[], timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_mark_active(p_user_ids text[], p_now timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_row realtime_presence;
+  v_count integer := 0;
+begin
+  for v_row in
+    update realtime_presence p
+    set status = p.chosen_status, idle = false, updated_at = p_now
+    where p.user_id = any (p_user_ids) and p.idle and p.offline_at is null
+    returning p.*
+  loop
+    perform realtime_notify_presence(v_row, p_now);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_mark_active(p_user_ids text[], p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_mark_active(p_user_ids text[], p_now timestamp with time zone) IS 'Brings users out of idle away (back to their chosen status); returns how many changed.';
+
+--
+-- Name: realtime_mark_idle(interval, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_mark_idle(p_idle_after interval, p_now timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_row realtime_presence;
+  v_count integer := 0;
+begin
+  if not pg_try_advisory_xact_lock(hashtext('realtime.mark_idle')) then
+    return 0;
+  end if;
+  for v_row in
+    update realtime_presence p
+    set status = 'away', idle = true, updated_at = p_now
+    where p.status = 'online' and p.chosen_status = 'online' and not p.idle and p.offline_at is null
+      and exists (
+        select 1 from realtime_connections c where c.user_id = p.user_id and c.disconnected_at is null
+      )
+      and not exists (
+        select 1 from realtime_connections c
+        where c.user_id = p.user_id and c.disconnected_at is null
+          and coalesce(c.last_input_at, c.connected_at) > p_now - p_idle_after
+      )
+    returning p.*
+  loop
+    perform realtime_notify_presence(v_row, p_now);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_mark_idle(p_idle_after interval, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_mark_idle(p_idle_after interval, p_now timestamp with time zone) IS 'Shows away (idle) the users who chose online and sent nothing on any connection for p_idle_after; returns how many.';
+
+--
 -- Name: realtime_member_refusal(text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -753,26 +824,39 @@ $$;
 COMMENT ON FUNCTION public.realtime_message_refusal(p_room public.realtime_rooms, p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[]) IS 'Why a message may not be sent ({code, message}) or null: unknown room (RT404), bad content, thread or metadata (RT400), not an active member, or not a permitted sender of a broadcast room (RT403: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
 
 --
--- Name: realtime_node_heartbeat(text, text[], timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+-- Name: realtime_node_heartbeat(text, text[], timestamp with time zone, text[]); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.realtime_node_heartbeat(p_node_id text, p_socket_ids text[] DEFAULT '{}'::text[], p_now timestamp with time zone DEFAULT now()) RETURNS text[]
+CREATE FUNCTION public.realtime_node_heartbeat(p_node_id text, p_socket_ids text[] DEFAULT '{}'::text[], p_now timestamp with time zone DEFAULT now(), p_active_socket_ids text[] DEFAULT '{}'::text[]) RETURNS text[]
     LANGUAGE plpgsql
     AS $$
+declare
+  v_active_users text[];
 begin
   update realtime_nodes set last_heartbeat = p_now, stopped_at = null where id = p_node_id;
   if not found then
     insert into realtime_nodes (id, started_at, last_heartbeat) values (p_node_id, p_now, p_now);
+  end if;
+  if coalesce(array_length(p_active_socket_ids, 1), 0) > 0 then
+    with active as (
+      update realtime_connections c set last_input_at = p_now
+      where c.socket_id = any (p_active_socket_ids) and c.disconnected_at is null
+      returning c.user_id
+    )
+    select array_agg(distinct a.user_id) into v_active_users from active a where a.user_id is not null;
+    if v_active_users is not null then
+      perform realtime_mark_active(v_active_users, p_now);
+    end if;
   end if;
   return realtime_touch_connections(p_socket_ids, p_now);
 end;
 $$;
 
 --
--- Name: FUNCTION realtime_node_heartbeat(p_node_id text, p_socket_ids text[], p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION realtime_node_heartbeat(p_node_id text, p_socket_ids text[], p_now timestamp with time zone, p_active_socket_ids text[]); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.realtime_node_heartbeat(p_node_id text, p_socket_ids text[], p_now timestamp with time zone) IS 'Marks a relay alive and touches its sockets; returns the given socket ids that are no longer open.';
+COMMENT ON FUNCTION public.realtime_node_heartbeat(p_node_id text, p_socket_ids text[], p_now timestamp with time zone, p_active_socket_ids text[]) IS 'Marks a relay alive, touches its sockets and records which sent events (ending idle away); returns the given socket ids that are no longer open.';
 
 --
 -- Name: realtime_node_start(text, text, integer, jsonb, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
@@ -857,6 +941,7 @@ CREATE TABLE public.realtime_presence (
     updated_at timestamp with time zone DEFAULT now(),
     chosen_status character varying(20) DEFAULT 'online'::character varying NOT NULL,
     offline_at timestamp with time zone,
+    idle boolean DEFAULT false NOT NULL,
     CONSTRAINT realtime_presence_chosen_status_check CHECK (((chosen_status)::text = ANY ((ARRAY['online'::character varying, 'away'::character varying, 'busy'::character varying, 'offline'::character varying])::text[]))),
     CONSTRAINT realtime_presence_custom_status_check CHECK (((custom_status IS NULL) OR ((jsonb_typeof(custom_status) = 'object'::text) AND ((((custom_status - 'text'::text) - 'emoji'::text) - 'expiresAt'::text) = '{}'::jsonb) AND (COALESCE(jsonb_typeof((custom_status -> 'text'::text)), 'string'::text) = 'string'::text) AND (COALESCE(jsonb_typeof((custom_status -> 'emoji'::text)), 'string'::text) = 'string'::text) AND (COALESCE(jsonb_typeof((custom_status -> 'expiresAt'::text)), 'string'::text) = 'string'::text) AND (char_length(COALESCE((custom_status ->> 'text'::text), ''::text)) <= 128) AND (char_length(COALESCE((custom_status ->> 'emoji'::text), ''::text)) <= 32) AND ((NOT (custom_status ? 'expiresAt'::text)) OR
 CASE
@@ -882,7 +967,9 @@ CREATE FUNCTION public.realtime_notify_presence(p public.realtime_presence, p_no
     AS $$
 declare
   v_rooms text[] := realtime_user_room_names(p.user_id);
-  v_body jsonb := realtime_presence_json(p, p_now);
+  -- idle tells the relays that this away is automatic, so the user's next action ends it.
+  v_body jsonb := realtime_presence_json(p, p_now)
+    || case when p.idle then jsonb_build_object('idle', true) else '{}'::jsonb end;
 begin
   -- Keep the payload under the 8000-byte NOTIFY limit: past 100 rooms, or when the room names do
   -- not fit, rooms is null and the relay looks the rooms up itself. The JSON text is measured, not
@@ -1055,6 +1142,7 @@ begin
     on conflict (user_id) do update set
       status = p.chosen_status,
       offline_at = null,
+      idle = false,
       last_seen = p_now,
       updated_at = case when p.status is distinct from p.chosen_status then p_now else p.updated_at end
     returning * into v_new;
@@ -1510,6 +1598,7 @@ begin
   on conflict (user_id) do update set
     chosen_status = excluded.chosen_status,
     status = case when v_connected then excluded.chosen_status else 'offline' end,
+    idle = false,
     custom_status = case when p_custom_status is null then p.custom_status else excluded.custom_status end,
     updated_at = p_now
   returning * into v_new;
@@ -1827,6 +1916,7 @@ CREATE UNLOGGED TABLE public.realtime_connections (
     node_id text,
     anonymous boolean DEFAULT false NOT NULL,
     close_reason text,
+    last_input_at timestamp with time zone,
     CONSTRAINT realtime_connections_socket_id_check CHECK ((char_length((socket_id)::text) >= 1))
 );
 

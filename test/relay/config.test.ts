@@ -1,0 +1,48 @@
+// Configuration from the environment: defaults, and one clear error naming a bad variable.
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../relay/config.js";
+
+const base = { REALTIME_JWT_SECRET: "config-test-secret-0123456789" };
+
+function errorOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig({ ...base, ...env });
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("loadConfig", () => {
+  it("uses the seed defaults", () => {
+    const c = loadConfig(base);
+    expect(c).toMatchObject({
+      port: 3101,
+      host: "0.0.0.0",
+      maxConnections: 10_000,
+      allowAnonymous: false,
+      enablePresence: true,
+      enableTyping: true,
+      typingTimeoutMs: 3000,
+      presenceHeartbeatMs: 30_000,
+      logLevel: "info",
+      logEvents: true,
+      logEventTypes: ["connect", "disconnect", "error"],
+      idleAfterMs: 0,
+      jwtAlgorithms: ["HS256"],
+    });
+  });
+
+  it("names the variable and the problem", () => {
+    expect(errorOf({ REALTIME_PORT: "abc" }).message).toBe('REALTIME_PORT: must be an integer, got "abc"');
+    expect(errorOf({ REALTIME_ALLOW_ANONYMOUS: "maybe" }).variable).toBe("REALTIME_ALLOW_ANONYMOUS");
+    expect(errorOf({ REALTIME_LOG_EVENT_TYPES: "connect,nonsense" }).message).toMatch(/REALTIME_LOG_EVENT_TYPES: "nonsense"/);
+    expect(errorOf({ DATABASE_URL: "mysql://x" }).variable).toBe("DATABASE_URL");
+    expect(errorOf({ REALTIME_JWT_ALGORITHMS: "none" }).variable).toBe("REALTIME_JWT_ALGORITHMS");
+    expect(errorOf({ REALTIME_JWT_ALGORITHMS: "HS256,RS256" }).message).toMatch(/cannot mix/);
+    expect(errorOf({ REALTIME_IDLE_AFTER: "1000", REALTIME_PRESENCE_HEARTBEAT: "1000" }).message).toMatch(
+      /REALTIME_IDLE_AFTER: must be 0 \(off\) or at least twice REALTIME_PRESENCE_HEARTBEAT/,
+    );
+  });
+});
