@@ -68,6 +68,15 @@ export interface Config {
   maxMessageLength: number;
   rateLimitPerSec: number;
   rateLimitBurst: number;
+  /** Refused events a socket may collect (refilled at rateLimitPerSec) before it is disconnected. */
+  rateStrikes: number;
+  presenceRateLimitPerSec: number;
+  typingRateLimitPerSec: number;
+  /** A repeated typing:start within this many ms of the last accepted one is answered without SQL. */
+  typingThrottleMs: number;
+  /** Open connections per user, across all relays (checked in realtime_register_connections). */
+  maxConnectionsPerUser: number;
+  maxRoomsPerSocket: number;
   replayLimit: number;
   /** synchronous_commit of the relay's database sessions (see Db). */
   dbSynchronousCommit: boolean;
@@ -238,6 +247,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     maxMessageLength: int(env, "REALTIME_MAX_MESSAGE_LENGTH", 10_000, 1, 100_000),
     rateLimitPerSec: int(env, "REALTIME_RATE_LIMIT", 50, 1, 100_000),
     rateLimitBurst: int(env, "REALTIME_RATE_BURST", 100, 1, 1_000_000),
+    rateStrikes: 0, // set below: defaults to twice the burst
+    presenceRateLimitPerSec: int(env, "REALTIME_PRESENCE_RATE_LIMIT", 2, 1, 10_000),
+    typingRateLimitPerSec: int(env, "REALTIME_TYPING_RATE_LIMIT", 10, 1, 10_000),
+    typingThrottleMs: 0, // set below: at most half the typing timeout
+    maxConnectionsPerUser: int(env, "REALTIME_MAX_CONNECTIONS_PER_USER", 20, 1, 100_000),
+    maxRoomsPerSocket: int(env, "REALTIME_MAX_ROOMS_PER_SOCKET", 500, 1, 100_000),
     replayLimit: int(env, "REALTIME_REPLAY_LIMIT", 100, 1, 1000),
     dbSynchronousCommit: bool(env, "REALTIME_DB_SYNCHRONOUS_COMMIT", false),
     dbPoolSize: int(env, "REALTIME_DB_POOL_SIZE", 10, 1, 500),
@@ -247,6 +262,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     demo: bool(env, "REALTIME_DEMO", env.NODE_ENV !== "production"),
     demoTokens: bool(env, "REALTIME_DEMO_TOKENS", false),
   };
+  config.rateStrikes = int(env, "REALTIME_RATE_STRIKES", 2 * config.rateLimitBurst, 1, 10_000_000);
+  // A throttled start must not outlive the indicator it would have refreshed.
+  const maxThrottle = Math.floor(config.typingTimeoutMs / 2);
+  config.typingThrottleMs = int(env, "REALTIME_TYPING_THROTTLE", Math.min(1_000, maxThrottle), 0, 600_000);
+  if (config.typingThrottleMs > maxThrottle) {
+    throw new ConfigError("REALTIME_TYPING_THROTTLE", `must be at most half of REALTIME_TYPING_TIMEOUT (${maxThrottle} ms), got ${config.typingThrottleMs}`);
+  }
   if (config.idleAfterMs > 0 && config.idleAfterMs < 2 * config.presenceHeartbeatMs) {
     // Client activity reaches the database with each heartbeat.
     throw new ConfigError("REALTIME_IDLE_AFTER", `must be 0 (off) or at least twice REALTIME_PRESENCE_HEARTBEAT (${2 * config.presenceHeartbeatMs} ms)`);

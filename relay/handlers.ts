@@ -19,15 +19,32 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     return identity().userId;
   };
 
-  /** Token bucket per socket: rateLimitPerSec refill, rateLimitBurst capacity. */
-  const allow = (): boolean => {
-    const b = socket.data.bucket;
-    const now = Date.now();
-    b.tokens = Math.min(config.rateLimitBurst, b.tokens + ((now - b.updated) / 1000) * config.rateLimitPerSec);
-    b.updated = now;
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
+  /** A socket that ignored its RATE_LIMITED answers long enough is told once more and closed. */
+  let disconnecting = false;
+  const rateLimitRefusal = (event: string, limit: "general" | "presence" | "typing" = "general"): RealtimeError | undefined => {
+    if (disconnecting) return new RealtimeError("RATE_LIMITED", "disconnected: too many events after being rate limited");
+    const refused = socket.data.limits.check(limit);
+    if (!refused) return undefined;
+    if (refused.disconnect) {
+      disconnecting = true;
+      metrics.rateLimitDisconnects.inc();
+      log.warn({ event }, "disconnected for ignoring rate limits");
+      relay.sendError(socket, new RealtimeError("RATE_LIMITED", "disconnected: too many events after being rate limited", { disconnected: true }));
+      // After this tick, so the acknowledgement below still goes out.
+      setImmediate(() => socket.disconnect(true));
+    }
+    const [rate, what] =
+      refused.limit === "presence"
+        ? [config.presenceRateLimitPerSec, "presence updates"]
+        : refused.limit === "typing"
+          ? [config.typingRateLimitPerSec, "typing events"]
+          : [config.rateLimitPerSec, "events"];
+    return new RealtimeError("RATE_LIMITED", `more than ${rate} ${what} per second`, { limit: refused.limit });
+  };
+
+  const throttle = (event: string, limit: "presence" | "typing") => {
+    const refusal = rateLimitRefusal(event, limit);
+    if (refusal) throw refusal;
   };
 
   const handled = new Set<string>();
@@ -38,7 +55,8 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
       metrics.socketEvents.inc({ event });
       relay.noteActivity(socket);
       try {
-        if (!allow()) throw new RealtimeError("RATE_LIMITED", `more than ${config.rateLimitPerSec} events per second`);
+        const refusal = rateLimitRefusal(event);
+        if (refusal) throw refusal;
         const payload = args[0];
         if (payload !== undefined && typeof payload === "object" && payload !== null) {
           const size = Buffer.byteLength(JSON.stringify(payload));
@@ -63,17 +81,34 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     });
   };
 
+  // Joins in flight count toward the room cap, so concurrent joins cannot overshoot it.
+  let joining = 0;
+  const roomCount = () => {
+    let n = 0;
+    for (const key of socket.rooms) if (key.startsWith("room:")) n++;
+    return n;
+  };
+
   on("room:join", async (raw) => {
     const p = v.object(raw);
     const roomName = v.roomName(p);
     const since = v.nonNegativeInteger(p, "since");
     const id = identity();
-    const result = await db.value<Record<string, unknown>>(
-      "join_room",
-      "select realtime_join_room($1, $2, $3, $4, now(), $5, $6) as v",
-      [roomName, id.anonymous ? null : id.userId, id.anonymous, config.autoCreateRooms, since ?? null, config.replayLimit],
-    );
-    await socket.join(roomKey(roomName));
+    if (!socket.rooms.has(roomKey(roomName)) && roomCount() + joining >= config.maxRoomsPerSocket) {
+      throw new RealtimeError("LIMIT_EXCEEDED", `this connection is in ${config.maxRoomsPerSocket} rooms, the most it may join`, { limit: "roomsPerSocket" });
+    }
+    joining++;
+    let result: Record<string, unknown>;
+    try {
+      result = await db.value<Record<string, unknown>>(
+        "join_room",
+        "select realtime_join_room($1, $2, $3, $4, now(), $5, $6) as v",
+        [roomName, id.anonymous ? null : id.userId, id.anonymous, config.autoCreateRooms, since ?? null, config.replayLimit],
+      );
+      await socket.join(roomKey(roomName));
+    } finally {
+      joining--;
+    }
     relay.eventLog.record("join", id.anonymous ? null : id.userId, roomName, { socketId: socket.id });
     return result;
   });
@@ -118,8 +153,15 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     const threadId = v.threadId(p);
     const userId = requireUser("type");
     if (!config.enableTyping) return { changed: false, enabled: false };
+    throttle("typing:start", "typing");
+    // Clients that send typing:start on every keystroke are common: a repeat within the throttle
+    // is answered from memory, and the indicator it would refresh is still live.
+    const key = `${roomName}\u0000${threadId ?? ""}`;
+    if (socket.data.limits.typingThrottled(key)) return { changed: false };
     relay.eventLog.record("typing", userId, roomName, { threadId: threadId ?? null, state: "start" });
-    return relay.typing.submit({ op: "start", roomName, userId, threadId: threadId ?? null, socketId: socket.id });
+    const result = await relay.typing.submit({ op: "start", roomName, userId, threadId: threadId ?? null, socketId: socket.id });
+    socket.data.limits.typingStarted(key);
+    return result;
   });
 
   on("typing:stop", async (raw) => {
@@ -128,6 +170,8 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     const threadId = v.threadId(p);
     const userId = requireUser("type");
     if (!config.enableTyping) return { changed: false, enabled: false };
+    throttle("typing:stop", "typing");
+    socket.data.limits.typingStopped(`${roomName}\u0000${threadId ?? ""}`);
     relay.eventLog.record("typing", userId, roomName, { threadId: threadId ?? null, state: "stop" });
     const { changed } = await relay.typing.submit({ op: "stop", roomName, userId, threadId: threadId ?? null, socketId: socket.id });
     return { changed };
@@ -152,6 +196,7 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
         custom = JSON.stringify(c);
       }
     }
+    throttle("presence:update", "presence");
     relay.eventLog.record("presence", userId, null, { status });
     return db.value("set_presence", "select realtime_set_presence($1, $2, $3::jsonb) as v", [userId, status, custom]);
   });
@@ -186,7 +231,7 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     if (typeof event === "string" && handled.has(event)) return;
     const name = typeof event === "string" ? event.slice(0, 64) : typeof event;
     metrics.socketEvents.inc({ event: "unknown" });
-    const error = new RealtimeError("BAD_REQUEST", `unknown event ${JSON.stringify(name)}`);
+    const error = rateLimitRefusal("unknown") ?? new RealtimeError("BAD_REQUEST", `unknown event ${JSON.stringify(name)}`);
     const ack = args[args.length - 1];
     if (typeof ack === "function") {
       try {

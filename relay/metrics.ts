@@ -29,6 +29,11 @@ export class Metrics {
     labelNames: ["event"] as const,
     registers: [this.registry],
   });
+  readonly rateLimitDisconnects = new client.Counter({
+    name: "realtime_rate_limit_disconnects_total",
+    help: "Sockets disconnected for sending on after being rate limited",
+    registers: [this.registry],
+  });
   readonly messages = new client.Counter({
     name: "realtime_messages_total",
     help: "Messages accepted by this relay",

@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   "FORBIDDEN",
   "NOT_FOUND",
   "RATE_LIMITED",
+  "LIMIT_EXCEEDED",
   "PAYLOAD_TOO_LARGE",
   "SERVER_FULL",
   "UNAVAILABLE",
@@ -38,6 +39,7 @@ const SQLSTATE_CODES: Record<string, ErrorCode> = {
   RT403: "FORBIDDEN",
   RT404: "NOT_FOUND",
   RT409: "BAD_REQUEST",
+  RT429: "LIMIT_EXCEEDED",
   "22001": "BAD_REQUEST", // string too long
   "22P02": "BAD_REQUEST", // invalid text representation
   "22007": "BAD_REQUEST", // invalid datetime format

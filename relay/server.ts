@@ -18,13 +18,14 @@ import { Metrics } from "./metrics.js";
 import { PROTOCOL_VERSION, RealtimeError, toRealtimeError, type ErrorCode } from "./protocol.js";
 import { registerHandlers } from "./handlers.js";
 import { handleHttp } from "./http.js";
+import { SocketLimits } from "./limits.js";
 
 export interface SocketData {
   identity: Identity;
   connectionId: string;
   rooms: string[];
   expiryTimer?: NodeJS.Timeout;
-  bucket: { tokens: number; updated: number };
+  limits: SocketLimits;
   /** Sent an event since the last heartbeat (idle-to-away). */
   active?: boolean;
 }
@@ -35,6 +36,7 @@ interface RegistrationRow {
   device: unknown;
   metadata: Record<string, unknown>;
   anonymous: boolean;
+  maxPerUser: number;
 }
 interface Registered {
   connectionId: string;
@@ -343,11 +345,12 @@ export class Relay {
       device,
       metadata: { address: socket.handshake.address },
       anonymous: identity.anonymous,
+      maxPerUser: this.config.maxConnectionsPerUser,
     });
     socket.data.identity = identity;
     socket.data.connectionId = registered.connectionId;
     socket.data.rooms = registered.rooms ?? [];
-    socket.data.bucket = { tokens: this.config.rateLimitBurst, updated: Date.now() };
+    socket.data.limits = new SocketLimits(this.config);
     if (socket.conn.readyState === "closed") {
       // The client went away while we were registering it.
       await this.closeConnection(socket.id);
@@ -426,6 +429,8 @@ export class Relay {
   sendError(socket: RelaySocket, err: RealtimeError): void {
     this.metrics.errors.inc({ code: err.code });
     socket.emit("error", { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) });
+    // A flooding client must not turn its refusals into event-log writes; its disconnect is logged.
+    if (err.code === "RATE_LIMITED" && !(err.details as { disconnected?: boolean } | undefined)?.disconnected) return;
     if (this.eventLog.wants("error")) {
       this.eventLog.record("error", socket.data.identity?.anonymous ? null : socket.data.identity?.userId, null, { code: err.code, message: err.message });
     }

@@ -1,0 +1,73 @@
+// Per-socket abuse limits, all in memory: they protect the relay and the database from one client,
+// so they must cost nothing on the well-behaved path and never call SQL.
+import type { Config } from "./config.js";
+
+/** A token bucket: `capacity` tokens, refilled at `perSec` per second. */
+export class TokenBucket {
+  private tokens: number;
+  private updated = Date.now();
+
+  constructor(
+    private readonly perSec: number,
+    private readonly capacity: number,
+  ) {
+    this.tokens = capacity;
+  }
+
+  take(now = Date.now()): boolean {
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.updated) / 1000) * this.perSec);
+    this.updated = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+/** Undefined: allowed. Otherwise the bucket that refused, and whether the socket must now go. */
+export type Refusal = { limit: "general" | "presence" | "typing"; disconnect: boolean } | undefined;
+
+/**
+ * The limits of one socket. Every event takes a token from the general bucket, valid presence
+ * and typing updates also from their own, smaller ones. A refused event takes a "strike"; strikes
+ * refill at the general rate, so a client that keeps sending at more than about twice its limit
+ * after being told RATE_LIMITED runs out of strikes and is disconnected.
+ */
+export class SocketLimits {
+  private readonly general: TokenBucket;
+  private readonly presence: TokenBucket;
+  private readonly typing: TokenBucket;
+  private readonly strikes: TokenBucket;
+  /** Last accepted typing:start per room and thread: repeats inside the throttle skip SQL. */
+  private readonly typingSince = new Map<string, number>();
+
+  constructor(private readonly config: Config) {
+    this.general = new TokenBucket(config.rateLimitPerSec, config.rateLimitBurst);
+    this.presence = new TokenBucket(config.presenceRateLimitPerSec, config.presenceRateLimitPerSec * 5);
+    this.typing = new TokenBucket(config.typingRateLimitPerSec, config.typingRateLimitPerSec * 2);
+    this.strikes = new TokenBucket(config.rateLimitPerSec, config.rateStrikes);
+  }
+
+  /**
+   * Takes a token for an event ("general", on arrival) or for a valid presence or typing update
+   * (after validation: garbage costs the general bucket only, updates cost both).
+   */
+  check(limit: "general" | "presence" | "typing", now = Date.now()): Refusal {
+    if (this[limit].take(now)) return undefined;
+    return { limit, disconnect: !this.strikes.take(now) };
+  }
+
+  /** True when a typing:start for this key was accepted within the throttle: answer it from memory. */
+  typingThrottled(key: string, now = Date.now()): boolean {
+    const since = this.typingSince.get(key);
+    return since !== undefined && now - since < this.config.typingThrottleMs;
+  }
+
+  typingStarted(key: string, now = Date.now()): void {
+    if (this.typingSince.size >= 1000) this.typingSince.clear(); // bounded: one socket, many rooms
+    this.typingSince.set(key, now);
+  }
+
+  typingStopped(key: string): void {
+    this.typingSince.delete(key);
+  }
+}
