@@ -34,6 +34,27 @@ describe("loadConfig", () => {
     });
   });
 
+  it("derives the abuse limits' defaults from the rate limit and the typing timeout", () => {
+    expect(loadConfig(base)).toMatchObject({
+      rateLimitPerSec: 50,
+      rateLimitBurst: 100,
+      rateStrikes: 200,
+      presenceRateLimitPerSec: 2,
+      typingRateLimitPerSec: 10,
+      typingThrottleMs: 1000,
+      maxConnectionsPerUser: 20,
+      maxRoomsPerSocket: 500,
+    });
+    expect(loadConfig({ ...base, REALTIME_RATE_BURST: "7" }).rateStrikes).toBe(14);
+    // A short typing timeout shortens the default throttle instead of refusing to start.
+    expect(loadConfig({ ...base, REALTIME_TYPING_TIMEOUT: "600" }).typingThrottleMs).toBe(300);
+    expect(errorOf({ REALTIME_TYPING_THROTTLE: "2000" }).message).toBe(
+      "REALTIME_TYPING_THROTTLE: must be at most half of REALTIME_TYPING_TIMEOUT (1500 ms), got 2000",
+    );
+    expect(errorOf({ REALTIME_MAX_ROOMS_PER_SOCKET: "0" }).variable).toBe("REALTIME_MAX_ROOMS_PER_SOCKET");
+    expect(errorOf({ REALTIME_MAX_CONNECTIONS_PER_USER: "-1" }).variable).toBe("REALTIME_MAX_CONNECTIONS_PER_USER");
+  });
+
   it("names the variable and the problem", () => {
     expect(errorOf({ REALTIME_PORT: "abc" }).message).toBe('REALTIME_PORT: must be an integer, got "abc"');
     expect(errorOf({ REALTIME_ALLOW_ANONYMOUS: "maybe" }).variable).toBe("REALTIME_ALLOW_ANONYMOUS");
