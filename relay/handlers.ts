@@ -157,7 +157,9 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     // Clients that send typing:start on every keystroke are common: a repeat within the throttle
     // is answered from memory, and the indicator it would refresh is still live.
     const key = `${roomName}\u0000${threadId ?? ""}`;
-    if (socket.data.limits.typingThrottled(key)) return { changed: false };
+    // Only while the socket is still in the room: after a leave or a removal the repeat must reach
+    // SQL and be refused, not be acknowledged from memory.
+    if (socket.rooms.has(roomKey(roomName)) && socket.data.limits.typingThrottled(key)) return { changed: false };
     relay.eventLog.record("typing", userId, roomName, { threadId: threadId ?? null, state: "start" });
     const result = await relay.typing.submit({ op: "start", roomName, userId, threadId: threadId ?? null, socketId: socket.id });
     socket.data.limits.typingStarted(key);
