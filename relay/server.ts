@@ -18,6 +18,7 @@ import { Metrics } from "./metrics.js";
 import { PROTOCOL_VERSION, RealtimeError, toRealtimeError, type ErrorCode } from "./protocol.js";
 import { registerHandlers } from "./handlers.js";
 import { handleHttp } from "./http.js";
+import { MAX_DEPTH, nestedDeeperThan } from "./validate.js";
 import { SocketLimits } from "./limits.js";
 
 export interface SocketData {
@@ -197,8 +198,20 @@ export class Relay {
       pingTimeout: 20_000,
       // CORS headers only govern HTTP long-polling; a browser's websocket upgrade is checked here
       // so REALTIME_CORS_ORIGIN (or same-origin when unset) holds for every transport.
-      allowRequest: (req, callback) => callback(null, originAllowed(req.headers.origin, req.headers.host, origins)),
+      allowRequest: (req, callback) => {
+        if (!originAllowed(req.headers.origin, req.headers.host, origins)) return callback("origin not allowed", false);
+        // Transport sessions that never send the Socket.io CONNECT hold no slot of
+        // REALTIME_MAX_CONNECTIONS; they are bounded here, and closed after connectTimeout.
+        if (this.io.engine.clientsCount >= this.engineCap) return callback("server full", false);
+        callback(null, true);
+      },
+      connectTimeout: 10_000,
     });
+  }
+
+  /** Room for handshakes in flight above the connection cap. */
+  private get engineCap(): number {
+    return this.config.maxConnections + Math.max(16, Math.ceil(this.config.maxConnections / 10));
   }
 
   get localConnectionCount(): number {
@@ -333,6 +346,7 @@ export class Relay {
       device === null ||
       typeof device !== "object" ||
       Array.isArray(device) ||
+      nestedDeeperThan(device, MAX_DEPTH) || // JSON.stringify would overflow the stack
       JSON.stringify(device).length > 1024 ||
       JSON.stringify(device).includes("\\u0000")
     ) {

@@ -260,3 +260,24 @@ describe("connections per user", () => {
     for (const r of connected) r.value.disconnect();
   });
 });
+
+describe("transport sessions without a Socket.io connect", () => {
+  it("are bounded above REALTIME_MAX_CONNECTIONS: past the margin the transport handshake is refused", async () => {
+    const small = await startRelay({ REALTIME_MAX_CONNECTIONS: "2" }, { db: strict.db });
+    try {
+      const open = () => fetch(`${small.url}/socket.io/?EIO=4&transport=polling`);
+      // The margin is max(16, 10%) above the cap: 18 sessions that never send CONNECT.
+      for (let i = 0; i < 18; i++) {
+        const res = await open();
+        expect(res.status).toBe(200);
+        expect(await res.text()).toMatch(/^0\{"sid"/);
+      }
+      const refused = await open();
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toMatchObject({ message: "server full" });
+      expect((await fetch(`${small.url}/health`)).status).toBe(200);
+    } finally {
+      await small.stop();
+    }
+  });
+});
