@@ -5,6 +5,12 @@ import type { Db } from "./db.js";
 import type { EventLogType } from "./config.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
+import { toRealtimeError } from "./protocol.js";
+
+// jsonb refuses \u0000 and lone UTF-16 surrogates, and a refusal's message can quote client input
+// (a key of customStatus, say): such characters become U+FFFD rather than fail the whole batch.
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const storable = (_key: string, v: unknown) => (typeof v === "string" ? v.replace(UNSTORABLE, "\uFFFD") : v);
 
 export interface LoggedEvent {
   type: EventLogType | "error";
@@ -53,7 +59,7 @@ export class EventLog {
     this.timer.unref();
   }
 
-  /** Writes what is buffered; on failure the events stay buffered for the next attempt. */
+  /** Writes what is buffered; while the database is unreachable the events stay buffered for the next attempt. */
   async flush(): Promise<void> {
     if (this.flushing) return this.flushing;
     if (this.buffer.length === 0) return;
@@ -61,10 +67,17 @@ export class EventLog {
       while (this.buffer.length > 0) {
         const batch = this.buffer.slice(0, this.batchSize);
         try {
-          await this.db.query("log_events", "select realtime_log_events($1::jsonb)", [JSON.stringify(batch)]);
+          await this.db.query("log_events", "select realtime_log_events($1::jsonb)", [JSON.stringify(batch, storable)]);
         } catch (err) {
-          this.log.warn({ err: (err as Error).message, buffered: this.buffer.length }, "event log write failed; will retry");
-          break;
+          if (toRealtimeError(err).code === "UNAVAILABLE") {
+            this.log.warn({ err: (err as Error).message, buffered: this.buffer.length }, "event log write failed; will retry");
+            break;
+          }
+          // The database refused the batch itself: retrying it would wedge the log for good.
+          this.log.error({ err: (err as Error).message, dropped: batch.length }, "event log batch refused; dropped");
+          this.metrics.eventLogDropped.inc(batch.length);
+          this.buffer.splice(0, batch.length);
+          continue;
         }
         this.buffer.splice(0, batch.length);
         this.metrics.eventLogWritten.inc(batch.length);

@@ -59,6 +59,7 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
         if (refusal) throw refusal;
         const payload = args[0];
         if (payload !== undefined && typeof payload === "object" && payload !== null) {
+          v.shallow(payload);
           const size = Buffer.byteLength(JSON.stringify(payload));
           if (size > config.maxPayloadBytes) {
             throw new RealtimeError("PAYLOAD_TOO_LARGE", `payload is ${size} bytes; the limit is ${config.maxPayloadBytes}`);

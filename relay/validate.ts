@@ -99,3 +99,23 @@ export function stringArray(p: Payload, field: string, maxItems: number, itemMax
   }
   return v as string[];
 }
+
+/** How deep a client's JSON may nest: JSON.stringify and the batch parameters recurse per level. */
+export const MAX_DEPTH = 32;
+
+/** Whether a value nests more than `max` levels. Iterative: JSON.parse accepts 10,000 levels. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object" || ArrayBuffer.isView(v) || v instanceof ArrayBuffer) continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** Refuses a payload nested more than MAX_DEPTH levels, which would overflow the stack (INTERNAL) further on. */
+export function shallow(value: unknown, what = "payload"): void {
+  if (nestedDeeperThan(value, MAX_DEPTH)) bad(`${what} must not be nested more than ${MAX_DEPTH} levels deep`);
+}
