@@ -358,6 +358,31 @@ describe("refused at the handshake", () => {
   });
 });
 
+describe("a relay that allows anonymous access does not downgrade a bad token to anonymous", () => {
+  let anon: TestRelay;
+  beforeAll(async () => {
+    anon = await startRelay({ REALTIME_ALLOW_ANONYMOUS: "true", REALTIME_JWT_AUDIENCE: AUD, REALTIME_JWT_ISSUER: ISS }, { db: hs.db });
+  });
+  afterAll(async () => {
+    await anon?.dispose();
+  });
+
+  it("refuses every HS256-relay attack with its code, and opens no anonymous connection either", async () => {
+    const before = await hs.db.v<number>("select count(*)::int as v from realtime_connections where node_id = $1", [anon.nodeId]);
+    for (const attack of attacks.filter((a) => a.relay === "hs")) {
+      const user = uid("anon-mallory");
+      const err = await connectError(anon.url, { token: attack.make(user) });
+      expect(err.data?.code, attack.name).toBe(attack.code);
+      expect(await rowsOf(user)).toBe(0);
+    }
+    expect(await hs.db.v<number>("select count(*)::int as v from realtime_connections where node_id = $1", [anon.nodeId])).toBe(before);
+    // Without a token it is anonymous, as configured.
+    const guest = await connect(anon.url, null);
+    expect(guest.authInfo.anonymous).toBe(true);
+    guest.disconnect();
+  });
+});
+
 describe("refused by auth:refresh on a live connection, which keeps its identity", () => {
   let onHs: Victim;
   let onRs: Victim;
@@ -506,7 +531,9 @@ describe("live connections", () => {
 
 describe("over the whole file", () => {
   it("no refused token ever created a connection row", async () => {
-    const users = await hs.db.q<{ user_id: string }>("select distinct user_id from realtime_connections");
+    const users = await hs.db.q<{ user_id: string }>("select distinct user_id from realtime_connections where not anonymous");
+    // The one anonymous connection is the deliberate guest on the anonymous relay.
+    expect(await hs.db.v("select count(*)::int as v from realtime_connections where anonymous or user_id is null")).toBe(1);
     const unexpected = users.map((r) => r.user_id).filter((u) => !accepted.has(u));
     expect(unexpected).toEqual([]);
     // The file did connect users (the check above is not vacuous).
