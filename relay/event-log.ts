@@ -10,6 +10,7 @@ import { toRealtimeError } from "./protocol.js";
 // jsonb refuses \u0000 and lone UTF-16 surrogates, and a refusal's message can quote client input
 // (a key of customStatus, say): such characters become U+FFFD rather than fail the whole batch.
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const TRANSIENT_SQLSTATES = new Set(["57014", "40P01", "40001", "55P03"]);
 const storable = (_key: string, v: unknown) => (typeof v === "string" ? v.replace(UNSTORABLE, "\uFFFD") : v);
 
 export interface LoggedEvent {
@@ -69,7 +70,9 @@ export class EventLog {
         try {
           await this.db.query("log_events", "select realtime_log_events($1::jsonb)", [JSON.stringify(batch, storable)]);
         } catch (err) {
-          if (toRealtimeError(err).code === "UNAVAILABLE") {
+          // Unreachable, or refused for a reason that passes (statement timeout, deadlock,
+          // serialization failure): keep the batch for the next attempt.
+          if (toRealtimeError(err).code === "UNAVAILABLE" || TRANSIENT_SQLSTATES.has((err as { code?: string }).code ?? "")) {
             this.log.warn({ err: (err as Error).message, buffered: this.buffer.length }, "event log write failed; will retry");
             break;
           }
