@@ -8,6 +8,9 @@ import * as v from "./validate.js";
 
 type Handler = (payload: unknown) => Promise<unknown> | unknown;
 
+/** Room names and thread ids hold no control characters, so NUL separates them safely. */
+const typingKey = (roomName: string, threadId: string | undefined) => `${roomName}\u0000${threadId ?? ""}`;
+
 const PRESENCE_STATUSES = ["online", "away", "busy", "offline"] as const;
 
 export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger): void {
@@ -143,6 +146,8 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
       roles: identity().roles,
     });
     metrics.messages.inc();
+    // Sending cleared the sender's typing here in SQL: the next start must reach SQL again.
+    socket.data.limits.typingStopped(typingKey(roomName, threadId));
     // Through the adapter: every relay's sockets in the room, exactly once.
     relay.io.to(roomKey(roomName)).emit("message:new", message);
     return message;
@@ -157,7 +162,7 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     throttle("typing:start", "typing");
     // Clients that send typing:start on every keystroke are common: a repeat within the throttle
     // is answered from memory, and the indicator it would refresh is still live.
-    const key = `${roomName}\u0000${threadId ?? ""}`;
+    const key = typingKey(roomName, threadId);
     // Only while the socket is still in the room: after a leave or a removal the repeat must reach
     // SQL and be refused, not be acknowledged from memory.
     if (socket.rooms.has(roomKey(roomName)) && socket.data.limits.typingThrottled(key)) return { changed: false };
@@ -174,7 +179,7 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     const userId = requireUser("type");
     if (!config.enableTyping) return { changed: false, enabled: false };
     throttle("typing:stop", "typing");
-    socket.data.limits.typingStopped(`${roomName}\u0000${threadId ?? ""}`);
+    socket.data.limits.typingStopped(typingKey(roomName, threadId));
     relay.eventLog.record("typing", userId, roomName, { threadId: threadId ?? null, state: "stop" });
     const { changed } = await relay.typing.submit({ op: "stop", roomName, userId, threadId: threadId ?? null, socketId: socket.id });
     return { changed };

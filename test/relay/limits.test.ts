@@ -196,6 +196,18 @@ describe("presence and typing budgets", () => {
     expect(await sqlCalls(strict, "typing_changes")).toBe(calls + 2);
     c.disconnect();
   });
+  it("lets typing resume at once after a message, which cleared the indicator in SQL", async () => {
+    const room = await createRoom(strict.db, uid("send-then-type"));
+    const userId = uid("typist");
+    const c = await connect(strict.url, token(userId));
+    await ackOk(c, "room:join", { roomName: room });
+    expect((await ackOk(c, "typing:start", { roomName: room })).changed).toBe(true);
+    await ackOk(c, "message:send", { roomName: room, content: "done typing" });
+    expect((await ackOk(c, "typing:start", { roomName: room })).changed).toBe(true);
+    const rows = await strict.db.v<number>("select count(*)::int as v from realtime_typing where room_name = $1 and user_id = $2", [room, userId]);
+    expect(rows).toBe(1);
+    c.disconnect();
+  });
 });
 
 describe("rooms per socket", () => {
