@@ -1,4 +1,5 @@
 // Creates the database when missing and applies the committed migrations (graphile-migrate).
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
@@ -65,6 +66,37 @@ export async function schemaVersion(connectionString: string): Promise<string | 
   }
 }
 
+/** The hash graphile-migrate records for the newest committed migration. */
+function newestCommittedHash(): string | null {
+  const dir = path.join(MIGRATIONS_FOLDER, "committed");
+  const newest = fs.readdirSync(dir).filter((f) => f.endsWith(".sql")).sort().pop();
+  if (!newest) return null;
+  const match = /^--! Hash: (\S+)$/m.exec(fs.readFileSync(path.join(dir, newest), "utf8"));
+  return match ? match[1] : null;
+}
+
+/**
+ * True when the newest committed migration is applied. A least-privilege relay role (see
+ * functions/privileges.sql) can read graphile_migrate.migrations but cannot migrate: graphile-migrate
+ * starts with `create schema if not exists`, which needs CREATE on the database even when the
+ * schema exists. Any failure here (no such table, no privilege) means "not known to be up to date".
+ */
+async function upToDate(connectionString: string): Promise<boolean> {
+  const hash = newestCommittedHash();
+  if (!hash) return false;
+  const client = new pg.Client({ connectionString });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    const { rowCount } = await client.query("select 1 from graphile_migrate.migrations where hash = $1", [hash]);
+    return rowCount === 1;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /** Brings the database up to date; safe to run concurrently (retries on graphile-migrate's lock). */
 export async function migrateDatabase(
   connectionString: string,
@@ -74,6 +106,10 @@ export async function migrateDatabase(
     if (level !== "debug") log(message);
   });
   const createdDatabase = await ensureDatabase(connectionString);
+  if (!createdDatabase && (await upToDate(connectionString))) {
+    log("graphile-migrate: Already up to date");
+    return { createdDatabase, schemaVersion: await schemaVersion(connectionString) };
+  }
   for (let attempt = 0; ; attempt++) {
     try {
       try {
@@ -87,6 +123,14 @@ export async function migrateDatabase(
       if (attempt < 20 && /lock|already (being|in progress)|concurrent/i.test(message)) {
         await new Promise((r) => setTimeout(r, 250 + Math.random() * 250));
         continue;
+      }
+      if ((err as { code?: string }).code === "42501") {
+        throw Object.assign(
+          new Error(
+            `the database needs migrating and this role may not do it (${message}): run \`realtime init\` with the schema owner's DATABASE_URL first`,
+          ),
+          { code: "42501", cause: err },
+        );
       }
       throw err;
     }
