@@ -45,6 +45,8 @@ create or replace function realtime_broadcast(p_room_name text, p_event text, p_
 returns boolean
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 begin
   return (
@@ -59,6 +61,8 @@ create or replace function realtime_broadcast_user(p_user_id text, p_event text,
 returns boolean
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 begin
   return (

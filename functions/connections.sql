@@ -14,6 +14,8 @@ create or replace function realtime_node_start(
 returns integer
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_closed integer;
@@ -46,6 +48,8 @@ create or replace function realtime_node_heartbeat(
 returns text[]
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_active_users text[];
@@ -76,6 +80,8 @@ create or replace function realtime_touch_connections(p_socket_ids text[], p_now
 returns text[]
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_not_open text[];
@@ -98,10 +104,15 @@ comment on function realtime_touch_connections(text[], timestamptz) is
 -- Registers many sockets in one transaction: a relay collects the handshakes that arrive while its
 -- previous call is in flight and sends them together, so a connect storm costs one round trip, one
 -- commit and one pass through the NOTIFY commit lock per batch instead of per socket.
--- p_connections: [{socketId, userId, device, metadata, anonymous}, ...]. Returns one element per
--- input, in input order: {connectionId, presence, rooms}, or {error: {code, message}} for a row that
--- cannot be registered (the others still are: one bad handshake must not fail its neighbours).
--- Rows are processed in user order so concurrent batches lock presence rows in the same order.
+-- p_connections: [{socketId, userId, device, metadata, anonymous, maxPerUser}, ...]. Returns one
+-- element per input, in input order: {connectionId, presence, rooms}, or {error: {code, message}}
+-- for a row that cannot be registered (the others still are: one bad handshake must not fail its
+-- neighbours).
+-- maxPerUser (optional positive integer): a user who already has that many open connections, on any
+-- relay, is refused with RT429. Registrations of such a user are serialised by a transaction-level
+-- advisory lock on the user id, so two relays registering the same user at once cannot both pass.
+-- Rows are processed in user order so concurrent batches take the per-user locks and the presence
+-- rows in the same order (no deadlock).
 create or replace function realtime_register_connections(
   p_connections jsonb,
   p_node_id text default null,
@@ -110,6 +121,8 @@ create or replace function realtime_register_connections(
 returns jsonb
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_row record;
@@ -117,6 +130,7 @@ declare
   v_presence realtime_presence;
   v_results jsonb[];
   v_result jsonb;
+  v_open bigint;
 begin
   if p_connections is null or jsonb_typeof(p_connections) <> 'array' then
     raise exception 'connections must be a JSON array' using errcode = 'RT400';
@@ -129,7 +143,8 @@ begin
            c.value ->> 'userId' as user_id,
            nullif(c.value -> 'device', 'null'::jsonb) as device,
            coalesce(nullif(c.value -> 'metadata', 'null'::jsonb), '{}'::jsonb) as metadata,
-           coalesce((c.value ->> 'anonymous')::boolean, false) as anonymous
+           coalesce((c.value ->> 'anonymous')::boolean, false) as anonymous,
+           coalesce(c.value -> 'maxPerUser', 'null'::jsonb) as max_per_user
     from jsonb_array_elements(p_connections) with ordinality as c(value, ord)
     order by c.value ->> 'userId', c.ord
   loop
@@ -137,26 +152,44 @@ begin
       v_result := jsonb_build_object('error', jsonb_build_object('code', 'RT400', 'message', 'socket id must be 1 to 255 characters'));
     elsif not v_row.anonymous and (v_row.user_id is null or char_length(v_row.user_id) not between 1 and 255) then
       v_result := jsonb_build_object('error', jsonb_build_object('code', 'RT400', 'message', 'user id must be 1 to 255 characters'));
+    elsif v_row.max_per_user <> 'null'::jsonb
+          and (jsonb_typeof(v_row.max_per_user) <> 'number'
+               or (v_row.max_per_user #>> '{}')::numeric not between 1 and 2147483647
+               or (v_row.max_per_user #>> '{}')::numeric % 1 <> 0) then
+      v_result := jsonb_build_object('error', jsonb_build_object('code', 'RT400', 'message', 'maxPerUser must be a positive integer'));
     else
-      v_connection_id := null;
-      -- A socket id already open is refused without an exception: an exception block per row
-      -- would cost a subtransaction each.
-      insert into realtime_connections (socket_id, user_id, node_id, device, metadata, anonymous, connected_at, last_activity)
-      values (v_row.socket_id, v_row.user_id, p_node_id,
-              v_row.device, v_row.metadata, v_row.anonymous, p_now, p_now)
-      on conflict (socket_id) where disconnected_at is null do nothing
-      returning id into v_connection_id;
-      if v_connection_id is null then
-        v_result := jsonb_build_object('error', jsonb_build_object('code', '23505', 'message', 'socket id is already open'));
-      elsif v_row.anonymous then
-        v_result := jsonb_build_object('connectionId', v_connection_id, 'presence', null, 'rooms', '[]'::jsonb);
+      v_open := null;
+      if v_row.max_per_user <> 'null'::jsonb and not v_row.anonymous then
+        -- Held until commit: a concurrent registration of this user waits here and then counts
+        -- this one. The two-key form keeps user keys apart from the sweeps' one-key locks.
+        perform pg_advisory_xact_lock(hashtext('realtime.user_connections'), hashtext(v_row.user_id));
+        select count(*) into v_open from realtime_connections c
+        where c.user_id = v_row.user_id and c.disconnected_at is null;
+      end if;
+      if v_open >= (v_row.max_per_user #>> '{}')::integer then
+        v_result := jsonb_build_object('error', jsonb_build_object('code', 'RT429', 'message',
+          format('user %s already has %s open connections (the limit is %s)', v_row.user_id, v_open, v_row.max_per_user #>> '{}')));
       else
-        v_presence := realtime_refresh_presence(v_row.user_id, p_now);
-        v_result := jsonb_build_object(
-          'connectionId', v_connection_id,
-          'presence', realtime_presence_json(v_presence, p_now),
-          'rooms', to_jsonb(realtime_user_room_names(v_row.user_id))
-        );
+        v_connection_id := null;
+        -- A socket id already open is refused without an exception: an exception block per row
+        -- would cost a subtransaction each.
+        insert into realtime_connections (socket_id, user_id, node_id, device, metadata, anonymous, connected_at, last_activity)
+        values (v_row.socket_id, v_row.user_id, p_node_id,
+                v_row.device, v_row.metadata, v_row.anonymous, p_now, p_now)
+        on conflict (socket_id) where disconnected_at is null do nothing
+        returning id into v_connection_id;
+        if v_connection_id is null then
+          v_result := jsonb_build_object('error', jsonb_build_object('code', '23505', 'message', 'socket id is already open'));
+        elsif v_row.anonymous then
+          v_result := jsonb_build_object('connectionId', v_connection_id, 'presence', null, 'rooms', '[]'::jsonb);
+        else
+          v_presence := realtime_refresh_presence(v_row.user_id, p_now);
+          v_result := jsonb_build_object(
+            'connectionId', v_connection_id,
+            'presence', realtime_presence_json(v_presence, p_now),
+            'rooms', to_jsonb(realtime_user_room_names(v_row.user_id))
+          );
+        end if;
       end if;
     end if;
     v_results[v_row.ord] := v_result;
@@ -165,7 +198,7 @@ begin
 end;
 $$;
 comment on function realtime_register_connections(jsonb, text, timestamptz) is
-  'Records many open sockets in one transaction ([{socketId, userId, device, metadata, anonymous}]); returns, in input order, {connectionId, presence, rooms} or {error: {code, message}} per socket.';
+  'Records many open sockets in one transaction ([{socketId, userId, device, metadata, anonymous, maxPerUser}]); returns, in input order, {connectionId, presence, rooms} or {error: {code, message}} per socket (RT429: the user already has maxPerUser open connections).';
 
 -- Registers a socket. Returns the user's presence after the connect and the rooms the user is an
 -- active member of (the socket is put back in all of them). The rule lives in
@@ -182,6 +215,8 @@ create or replace function realtime_register_connection(
 returns jsonb
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_result jsonb;
@@ -255,6 +290,8 @@ create or replace function realtime_close_connection(
 returns boolean
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 begin
   return exists (
@@ -275,6 +312,8 @@ create or replace function realtime_close_node_connections(
 returns table (socket_id text, user_id text, node_id text, reason text)
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 begin
   return query
@@ -297,6 +336,8 @@ create or replace function realtime_node_stop(
 returns integer
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_closed integer;
@@ -322,6 +363,8 @@ create or replace function disconnect_stale_connections(
 returns table (socket_id text, user_id text, node_id text, reason text)
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_user text;

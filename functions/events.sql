@@ -13,6 +13,8 @@ create or replace function realtime_log_event(
 returns bigint
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_seq bigint;
@@ -30,6 +32,8 @@ create or replace function realtime_log_events(p_events jsonb)
 returns integer
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_count integer;
@@ -52,6 +56,8 @@ create or replace function realtime_prune_events(p_older_than interval, p_now ti
 returns bigint
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_count bigint;

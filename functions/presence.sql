@@ -118,6 +118,8 @@ create or replace function realtime_set_presence(
 returns jsonb
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_old realtime_presence;
@@ -178,6 +180,8 @@ create or replace function realtime_refresh_presence(
 returns realtime_presence
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_old realtime_presence;
@@ -263,6 +267,8 @@ create or replace function realtime_mark_idle(p_idle_after interval, p_now times
 returns integer
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_row realtime_presence;
@@ -299,6 +305,8 @@ create or replace function realtime_mark_active(p_user_ids text[], p_now timesta
 returns integer
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_row realtime_presence;

@@ -47,6 +47,8 @@ create or replace function realtime_create_room(
 returns jsonb
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_room realtime_rooms;
@@ -94,6 +96,8 @@ create or replace function realtime_delete_room(p_name text)
 returns boolean
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_room realtime_rooms := realtime_find_room(p_name);
@@ -119,6 +123,8 @@ create or replace function realtime_add_member(
 returns boolean
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_room realtime_rooms := realtime_find_room(p_room_name);
@@ -155,6 +161,8 @@ create or replace function realtime_remove_member(
 returns boolean
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_room realtime_rooms := realtime_find_room(p_room_name);
@@ -183,6 +191,8 @@ create or replace function realtime_open_dm(p_user_a text, p_user_b text, p_now 
 returns jsonb
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_a text := least(p_user_a, p_user_b);
@@ -263,6 +273,8 @@ create or replace function realtime_join_room(
 returns jsonb
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_room realtime_rooms;
@@ -328,6 +340,8 @@ create or replace function realtime_leave_room(p_room_name text, p_user_id text,
 returns boolean
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 begin
   return (
@@ -400,6 +414,8 @@ create or replace function realtime_send_messages(p_messages jsonb, p_now timest
 returns jsonb
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_item jsonb;
@@ -466,6 +482,8 @@ create or replace function realtime_send_message(
 returns jsonb
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_result jsonb;

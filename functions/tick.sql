@@ -49,6 +49,8 @@ create or replace function realtime_tick(p_now timestamptz default now())
 returns jsonb
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_typing integer;

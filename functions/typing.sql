@@ -108,6 +108,8 @@ create or replace function realtime_start_typing(
 returns jsonb
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_expires timestamptz := p_now + p_timeout;
@@ -145,6 +147,8 @@ create or replace function realtime_stop_typing(
 returns boolean
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_was_live boolean;
@@ -167,6 +171,8 @@ create or replace function realtime_expire_typing(p_now timestamptz default now(
 returns table (room_name text, thread_id text)
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 begin
   if not pg_try_advisory_xact_lock(hashtext('realtime.expire_typing')) then
@@ -217,6 +223,8 @@ create or replace function realtime_typing_changes(
 returns jsonb
 language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_change jsonb;

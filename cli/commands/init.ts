@@ -1,8 +1,10 @@
+import { Flags } from "@oclif/core";
 import { assertAuthConfigured, ConfigError } from "../../relay/config.js";
 import { RealtimeCommand } from "../lib/base.js";
 import { checkRedisConfigured, describeJwt, type RedisStatus } from "../lib/checks.js";
 import { runningEmbedded } from "../lib/database.js";
 import { CliError, describeDbError, type DbTarget } from "../lib/errors.js";
+import type { RelayRoleResult } from "../lib/relay-role.js";
 import { maskUrl } from "../../relay/mask.js";
 
 export interface InitJson {
@@ -13,6 +15,7 @@ export interface InitJson {
     migrationsApplied: number;
     schemaVersion: string | null;
   };
+  relayRole: RelayRoleResult;
   redis: RedisStatus;
   jwt: string;
 }
@@ -40,22 +43,35 @@ export default class Init extends RealtimeCommand {
   static description =
     "Creates the database named in DATABASE_URL when it is missing and applies the migrations (schema, SQL functions, views). " +
     "Without DATABASE_URL it initialises the embedded PostgreSQL in the data directory (or migrates it when a server is running). " +
+    "Creates the least-privilege relay role (NOLOGIN, default realtime_relay: it may execute the SQL API and read the tables and views, " +
+    "never write a table) with REALTIME_STATEMENT_TIMEOUT and REALTIME_IDLE_TX_TIMEOUT as its timeouts, when the database user has CREATEROLE, " +
+    "and with --relay-user a login role that is a member of it for the server's DATABASE_URL. Without CREATEROLE it says what a DBA can run " +
+    "and the server keeps connecting as the schema owner. " +
     "Then checks that Redis answers when REALTIME_REDIS_URL is set and that JWT settings are coherent. Safe to run again.";
   static examples = [
     "<%= config.bin %> <%= command.id %>",
     "DATABASE_URL=postgres://postgres@localhost:5432/realtime <%= config.bin %> <%= command.id %>",
+    "REALTIME_RELAY_PASSWORD=... <%= config.bin %> <%= command.id %> --relay-user realtime_app",
     "<%= config.bin %> <%= command.id %> --json",
   ];
+  static flags = {
+    "relay-role": Flags.string({ description: "the NOLOGIN group role holding the relay's privileges", default: "realtime_relay" }),
+    "relay-user": Flags.string({ description: "also create or refresh this login role as a member of the relay role (for the server's DATABASE_URL)" }),
+    "relay-password": Flags.string({ description: "password of --relay-user (prefer the environment variable)", env: "REALTIME_RELAY_PASSWORD" }),
+  };
   static enableJsonFlag = true;
 
   async run(): Promise<InitJson> {
-    await this.parse(Init);
+    const { flags } = await this.parse(Init);
     const config = this.settings;
     this.log("Configuration: read (.env and environment)");
 
-    const database = await this.migrate();
-
     const problems: string[] = [];
+    const { relayRole, ...database } = await this.migrate(flags);
+    // A login role that was asked for and could not be set up is a failure; the group role is not.
+    const loginNote = relayRole.notes.find((n) => flags["relay-user"] !== undefined && n.includes(flags["relay-user"]));
+    if (loginNote) problems.push(loginNote);
+
     const redis = await checkRedisConfigured(config);
     if (!redis.configured) this.log("Redis: not configured (single node, in-memory adapter)");
     else if (redis.ok) this.log(`Redis: reachable at ${redis.url} (${redis.detail})`);
@@ -80,12 +96,17 @@ export default class Init extends RealtimeCommand {
       );
     }
     this.log("Ready: start the server with npx realtime server start");
-    return { database, redis, jwt };
+    return { database, relayRole, redis, jwt };
   }
 
-  private async migrate(): Promise<InitJson["database"]> {
+  private async migrate(flags: {
+    "relay-role": string;
+    "relay-user"?: string;
+    "relay-password"?: string;
+  }): Promise<InitJson["database"] & { relayRole: RelayRoleResult }> {
     const config = this.settings;
     const { migrateDatabase } = await import("../../relay/migrate.js");
+    const { setupRelayRole } = await import("../lib/relay-role.js");
     const log = (message: string) => {
       if (/debug|trace/i.test(config.logLevel)) this.logToStderr(`  ${message}`);
     };
@@ -95,12 +116,22 @@ export default class Init extends RealtimeCommand {
         const before = await appliedMigrations(target.url);
         const result = await migrateDatabase(target.url, log);
         const after = await appliedMigrations(target.url);
-        return { ...result, applied: after - before };
+        const relayRole = await setupRelayRole(target.url, {
+          role: flags["relay-role"],
+          login: flags["relay-user"],
+          password: flags["relay-password"],
+          statementTimeoutMs: config.dbStatementTimeoutMs,
+          idleTxTimeoutMs: config.dbIdleTxTimeoutMs,
+        });
+        return { ...result, applied: after - before, relayRole };
       } catch (err) {
         throw describeDbError(err, target);
       }
     };
-    const report = (target: DbTarget, r: { createdDatabase: boolean; schemaVersion: string | null; applied: number }) => {
+    const report = (
+      target: DbTarget,
+      r: { createdDatabase: boolean; schemaVersion: string | null; applied: number; relayRole: RelayRoleResult },
+    ) => {
       const where = maskUrl(target.url);
       this.log(r.createdDatabase ? `Database: created ${where}` : `Database: ${where} exists`);
       this.log(
@@ -108,12 +139,24 @@ export default class Init extends RealtimeCommand {
           ? `Migrations: applied ${r.applied}, schema ${r.schemaVersion}`
           : `Migrations: up to date, schema ${r.schemaVersion}`,
       );
+      const role = r.relayRole;
+      if (role.exists) {
+        const timeouts = role.timeouts
+          ? `, statement_timeout ${config.dbStatementTimeoutMs} ms, idle_in_transaction_session_timeout ${config.dbIdleTxTimeoutMs} ms`
+          : "";
+        this.log(`Relay role: ${role.role} ${role.created ? "created" : "exists"} (executes the SQL API, reads tables and views, writes none${timeouts})`);
+      }
+      if (role.login?.exists) {
+        this.log(`Relay login: ${role.login.name} ${role.login.created ? "created" : "refreshed"}, member of ${role.role}: use it in the server's DATABASE_URL`);
+      }
+      for (const note of role.notes) this.log(`Relay role: NOTE: ${note}`);
       return {
         url: where,
         embedded: target.embedded,
         created: r.createdDatabase,
         migrationsApplied: r.applied,
         schemaVersion: r.schemaVersion,
+        relayRole: r.relayRole,
       };
     };
 

@@ -74,6 +74,68 @@ describe("init", { timeout: 60_000 }, () => {
     expect(r.stdout + r.stderr).not.toContain("hunter2pass");
   });
 
+  it.concurrent("creates the relay role and a login member of it with the configured timeouts, never printing the password", async () => {
+    // Roles of this test only (realtime_relay is shared by every test run on the cluster).
+    const group = `rt_cli_group_${process.pid}`;
+    const login = `rt_cli_login_${process.pid}`;
+    try {
+      const r = await runCli(
+        ["init", "--relay-role", group, "--relay-user", login],
+        { ...env, REALTIME_RELAY_PASSWORD: "pw-not-printed-123", REALTIME_STATEMENT_TIMEOUT: "7000" },
+        { cwd },
+      );
+
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`Relay role: ${group} created (executes the SQL API, reads tables and views, writes none, statement_timeout 7000 ms, idle_in_transaction_session_timeout 10000 ms)`);
+      expect(r.stdout).toContain(`Relay login: ${login} created, member of ${group}`);
+      expect(r.stdout + r.stderr).not.toContain("pw-not-printed-123");
+      expect(await db.v("select pg_has_role($1, $2, 'usage') as v", [login, group])).toBe(true);
+      expect(await db.v("select rolcanlogin and not rolsuper as v from pg_roles where rolname = $1", [login])).toBe(true);
+      expect(
+        await db.v("select s.setconfig as v from pg_db_role_setting s join pg_roles r on r.oid = s.setrole where r.rolname = $1", [login]),
+      ).toEqual(["statement_timeout=7000", "idle_in_transaction_session_timeout=10000"]);
+      const asLogin = new pg.Client({ connectionString: Object.assign(new URL(db.url), { username: login }).toString() });
+      await asLogin.connect();
+      try {
+        expect((await asLogin.query("select realtime_get_presence(array['x']) as v")).rows[0].v).toHaveLength(1);
+        await expect(asLogin.query("delete from realtime_rooms")).rejects.toMatchObject({ code: "42501" });
+      } finally {
+        await asLogin.end();
+      }
+    } finally {
+      await db.q(`drop owned by ${group}`).catch(() => {});
+      await db.q(`drop role if exists ${login}`);
+      await db.q(`drop role if exists ${group}`);
+    }
+  });
+
+  it.concurrent("without CREATEROLE: migrates and notes the missing relay role; a requested login role is an error", async () => {
+    // Setup: a database owner that may create databases but not roles.
+    const owner = `rt_cli_owner_${process.pid}`;
+    const name = `realtime_t_cli_owner_${process.pid}`;
+    freshDatabases.push(name);
+    await db.q(`create role ${owner} login createdb nocreaterole`);
+    try {
+      const url = Object.assign(new URL(databaseUrl(name)), { username: owner }).toString();
+      const group = `rt_cli_nogroup_${process.pid}`;
+
+      const plain = await runCli(["init", "--relay-role", group], { ...env, DATABASE_URL: url }, { cwd });
+      const withLogin = await runCli(["init", "--relay-role", group, "--relay-user", "rt_cli_nologin"], { ...env, DATABASE_URL: url }, { cwd });
+
+      expect(plain.code, plain.stderr).toBe(0);
+      expect(plain.stdout).toMatch(/Migrations: applied \d+/);
+      expect(plain.stdout).toContain(`Relay role: NOTE: cannot create role ${group}: ${owner} lacks CREATEROLE`);
+      expect(withLogin.code).toBe(1);
+      expect(errorLine(withLogin)).toBe(`Error: cannot create the relay login role rt_cli_nologin without ${group}`);
+    } finally {
+      const root = new pg.Client({ connectionString: TEST_ROOT_DATABASE_URL });
+      await root.connect();
+      await root.query(`drop database if exists "${name}" with (force)`);
+      await root.query(`drop role if exists ${owner}`);
+      await root.end();
+    }
+  });
+
   it.concurrent("fails when no JWT secret is configured for an external database", async () => {
     const r = await runCli(["init"], { ...env, REALTIME_JWT_SECRET: undefined }, { cwd });
 

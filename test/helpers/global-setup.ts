@@ -34,6 +34,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
       if (Number(datname.split("_")[2]) < cutoff) await client.query(`drop database if exists "${datname}" with (force)`);
     }
     await client.query(`create database "${template}"`);
+    // The least-privilege relay role (functions/privileges.sql), as `realtime init` creates it: it
+    // exists before the template is migrated, so the migration grants it and every clone has the grants.
+    await client.query("create role realtime_relay nologin").catch((err: { code?: string }) => {
+      if (err.code !== "42710" && err.code !== "23505") throw err; // exists (or another run created it now)
+    });
   });
   await migrateDatabase(databaseUrl(template));
   project.provide("templateDatabase", template);

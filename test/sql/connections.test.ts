@@ -318,3 +318,98 @@ describe("last_seen and graceful stops", () => {
     expect(await status(u)).toBe("offline");
   });
 });
+
+describe("per-user connection cap (maxPerUser)", () => {
+  const batch = (rows: object[], node: string | null = null, t = 0) =>
+    ctx.db.v("select realtime_register_connections($1::jsonb, $2, $3) as v", [JSON.stringify(rows), node, at(t)]);
+  const open = (user: string) => ctx.db.v("select count(*)::int as v from realtime_connections where user_id = $1 and disconnected_at is null", [user]);
+
+  it("refuses a user's connection past the limit with RT429, counting every relay and earlier rows of the batch", async () => {
+    // Setup: two open connections of u on another relay.
+    const [u, other] = [uid("u"), uid("u")];
+    await register(uid("s"), u, "relay-a", 0);
+    await register(uid("s"), u, "relay-b", 0);
+    const [s3, s4, s5, s6] = [uid("s"), uid("s"), uid("s"), uid("s")];
+
+    // Action
+    const r = await batch([
+      { socketId: s3, userId: u, maxPerUser: 3 },
+      { socketId: s4, userId: u, maxPerUser: 3 },
+      { socketId: s5, userId: other, maxPerUser: 3 },
+      { socketId: s6, userId: u }, // no limit on this row
+    ], "relay-c");
+
+    // Assertions
+    expect(r[0]).toMatchObject({ connectionId: expect.any(String), presence: { status: "online" } });
+    expect(r[1]).toEqual({ error: { code: "RT429", message: `user ${u} already has 3 open connections (the limit is 3)` } });
+    expect(r[2]).toMatchObject({ connectionId: expect.any(String) });
+    expect(r[3]).toMatchObject({ connectionId: expect.any(String) });
+    expect(await open(u)).toBe(4);
+    expect(await ctx.db.v("select count(*)::int as v from realtime_connections where socket_id = $1", [s4])).toBe(0);
+  });
+
+  it("frees a place when a connection closes; ignores anonymous sockets; rejects a limit that is not a positive integer (RT400)", async () => {
+    const [u, s1, s2, s3] = [uid("u"), uid("s"), uid("s"), uid("s")];
+    await batch([{ socketId: s1, userId: u, maxPerUser: 1 }]);
+    const refused = await batch([{ socketId: s2, userId: u, maxPerUser: 1 }]);
+    await ctx.db.q("select realtime_close_connection($1, $2)", [s1, at(1)]);
+    const after = await batch([{ socketId: s3, userId: u, maxPerUser: 1 }], null, 2);
+    const anonymous = await batch([1, 2, 3].map(() => ({ socketId: uid("s"), anonymous: true, maxPerUser: 1 })));
+    const bad = await batch([0, -1, 1.5, "2", true, {}].map((maxPerUser) => ({ socketId: uid("s"), userId: uid("u"), maxPerUser })));
+
+    expect(refused[0].error.code).toBe("RT429");
+    expect(after[0]).toMatchObject({ connectionId: expect.any(String) });
+    expect(anonymous.every((x: any) => typeof x.connectionId === "string")).toBe(true);
+    expect(bad.map((x: any) => x.error)).toEqual(Array(6).fill({ code: "RT400", message: "maxPerUser must be a positive integer" }));
+    expect(await ctx.db.v("select realtime_register_connections($1::jsonb) as v", [JSON.stringify([{ socketId: uid("s"), userId: uid("u"), maxPerUser: null }])]))
+      .toEqual([expect.objectContaining({ connectionId: expect.any(String) })]);
+  });
+
+  it("is exact when two relays register the same user at once: the second waits for the first and is refused", async () => {
+    // Setup: two sessions, as two relays.
+    const u = uid("u");
+    const [a, b] = [await connect(ctx.db.url), await connect(ctx.db.url)];
+    try {
+      await a.query("begin");
+      const first = (await a.query("select realtime_register_connections($1::jsonb, 'relay-a') as v", [JSON.stringify([{ socketId: uid("s"), userId: u, maxPerUser: 1 }])])).rows[0].v;
+      const bPid = (await b.query("select pg_backend_pid() as pid")).rows[0].pid;
+
+      // Action: b registers the same user while a's transaction is open.
+      const second = b.query("select realtime_register_connections($1::jsonb, 'relay-b') as v", [JSON.stringify([{ socketId: uid("s"), userId: u, maxPerUser: 1 }])]);
+      const waiting = async () => (await ctx.db.v("select wait_event_type as v from pg_stat_activity where pid = $1", [bPid])) === "Lock";
+      for (let i = 0; i < 100 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 20));
+      const blocked = await ctx.db.v("select l.locktype as v from pg_locks l where l.pid = $1 and not l.granted", [bPid]);
+      await a.query("commit");
+      const secondResult = (await second).rows[0].v;
+
+      // Assertions
+      expect(blocked).toBe("advisory");
+      expect(first[0]).toMatchObject({ connectionId: expect.any(String) });
+      expect(secondResult[0].error).toEqual({ code: "RT429", message: `user ${u} already has 1 open connections (the limit is 1)` });
+      expect(await open(u)).toBe(1);
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  });
+
+  it("lets exactly maxPerUser of many concurrent registrations of one user through", async () => {
+    const u = uid("u");
+    const clients = await Promise.all(Array.from({ length: 8 }, () => connect(ctx.db.url)));
+    try {
+      const results = await Promise.all(clients.map(async (c, i) => {
+        // Each session registers a batch: the user plus a neighbour that must not be affected.
+        const rows = [{ socketId: uid("s"), userId: u, maxPerUser: 3 }, { socketId: uid("s"), userId: `${u}-solo-${i}`, maxPerUser: 3 }];
+        return (await c.query("select realtime_register_connections($1::jsonb, $2) as v", [JSON.stringify(rows), `relay-${i}`])).rows[0].v;
+      }));
+
+      const mine = results.map((r: any[]) => r[0]);
+      expect(mine.filter((x) => x.connectionId)).toHaveLength(3);
+      expect(mine.filter((x) => x.error?.code === "RT429")).toHaveLength(5);
+      expect(results.every((r: any[]) => typeof r[1].connectionId === "string")).toBe(true);
+      expect(await open(u)).toBe(3);
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  });
+});

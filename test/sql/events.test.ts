@@ -148,3 +148,39 @@ describe("joining with since", () => {
     expect(without.replay).toBeUndefined();
   });
 });
+
+// Last in the file: it prunes with a clock days ahead, which removes the other tests' events too.
+describe("retention", () => {
+  it("keeps the log bounded: each hourly prune removes every kind of event older than the retention and keeps the newer ones", async () => {
+    // Setup: 12 simulated hours, starting 10 days after T0, with messages, connects, presence
+    // changes and broadcasts each hour; the relay prunes hourly with a 3-hour retention.
+    const u = uid("u");
+    const room = await roomWith(u);
+    const hour = 3600;
+    const base = 10 * 86400;
+    const perHour = 4;
+    const counts: number[] = [];
+    for (let h = 0; h < 12; h++) {
+      await send(room, u, `m${h}`, base + h * hour + 60);
+      await ctx.db.q("select realtime_log_events($1::jsonb)", [
+        JSON.stringify([
+          { type: "connect", userId: u, createdAt: at(base + h * hour + 120) },
+          { type: "presence", userId: u, data: { status: "away" }, createdAt: at(base + h * hour + 180) },
+          { type: "broadcast", roomName: room, data: { payload: "x".repeat(100) }, createdAt: at(base + h * hour + 240) },
+        ]),
+      ]);
+
+      // Action: the hourly prune at the end of hour h.
+      const now = base + (h + 1) * hour;
+      await ctx.db.q("select realtime_prune_events(interval '3 hours', $1)", [at(now)]);
+
+      // Assertions: nothing older than 3 hours is left, and everything newer is.
+      const rows = await ctx.db.q<{ created_at: Date }>("select created_at from realtime_events where user_id = $1 or room_name = $2", [u, room]);
+      expect(rows.every((r) => r.created_at >= date(now - 3 * hour)), `hour ${h}`).toBe(true);
+      expect(rows).toHaveLength(perHour * Math.min(h + 1, 3));
+      counts.push(await ctx.db.v("select count(*)::int as v from realtime_events"));
+    }
+    // The whole table levels off at the retention window instead of growing with the hours.
+    expect(counts.slice(3)).toEqual(Array(counts.length - 3).fill(3 * perHour));
+  });
+});

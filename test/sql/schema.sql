@@ -30,7 +30,8 @@ COMMENT ON EXTENSION pgcrypto IS 'cryptographic functions';
 --
 
 CREATE FUNCTION public.disconnect_stale_connections(p_now timestamp with time zone DEFAULT now(), p_node_timeout interval DEFAULT '00:01:30'::interval, p_activity_timeout interval DEFAULT '00:05:00'::interval) RETURNS TABLE(socket_id text, user_id text, node_id text, reason text)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_user text;
@@ -80,7 +81,8 @@ COMMENT ON FUNCTION public.disconnect_stale_connections(p_now timestamp with tim
 --
 
 CREATE FUNCTION public.realtime_add_member(p_room_name text, p_user_id text, p_role text DEFAULT 'member'::text, p_now timestamp with time zone DEFAULT now()) RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_room realtime_rooms := realtime_find_room(p_room_name);
@@ -113,6 +115,65 @@ $$;
 COMMENT ON FUNCTION public.realtime_add_member(p_room_name text, p_user_id text, p_role text, p_now timestamp with time zone) IS 'Adds a user to a room (role owner, admin or member); returns false when already a member. Announces the join.';
 
 --
+-- Name: realtime_apply_privileges(name); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_apply_privileges(p_relay_role name DEFAULT 'realtime_relay'::name) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_function regprocedure;
+  v_relation regclass;
+  v_exists boolean := exists (select 1 from pg_roles where rolname = p_relay_role);
+begin
+  for v_function in
+    select p.oid::regprocedure from pg_proc p
+    where p.pronamespace = 'public'::regnamespace
+      and (left(p.proname, 9) = 'realtime_' or p.proname = 'disconnect_stale_connections')
+  loop
+    execute format('revoke execute on function %s from public', v_function);
+    if v_exists and v_function <> 'realtime_apply_privileges(name)'::regprocedure then
+      execute format('grant execute on function %s to %I', v_function, p_relay_role);
+    end if;
+  end loop;
+
+  if not v_exists then
+    return false;
+  end if;
+
+  for v_relation in
+    select c.oid::regclass from pg_class c
+    where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p', 'v', 'm')
+      and left(c.relname, 9) = 'realtime_'
+  loop
+    execute format('revoke insert, update, delete, truncate, references, trigger on %s from %I', v_relation, p_relay_role);
+    execute format('grant select on %s to %I', v_relation, p_relay_role);
+  end loop;
+
+  -- PUBLIC has these by default; a hardened database may have revoked them.
+  if not has_database_privilege(p_relay_role, current_database(), 'connect') then
+    execute format('grant connect on database %I to %I', current_database(), p_relay_role);
+  end if;
+  if not has_schema_privilege(p_relay_role, 'public', 'usage') then
+    execute format('grant usage on schema public to %I', p_relay_role);
+  end if;
+  -- The relay checks that the schema is up to date before serving (it cannot migrate).
+  if to_regclass('graphile_migrate.migrations') is not null then
+    execute format('grant usage on schema graphile_migrate to %I', p_relay_role);
+    execute format('grant select on graphile_migrate.migrations to %I', p_relay_role);
+  end if;
+  return true;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_apply_privileges(p_relay_role name); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_apply_privileges(p_relay_role name) IS 'Revokes EXECUTE on Realtime functions from PUBLIC and grants the relay role (when it exists) EXECUTE on them and SELECT on the tables and views, never a write privilege; returns whether the role exists.';
+
+--
 -- Name: realtime_assert_member(text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -139,7 +200,8 @@ COMMENT ON FUNCTION public.realtime_assert_member(p_room_name text, p_user_id te
 --
 
 CREATE FUNCTION public.realtime_broadcast(p_room_name text, p_event text, p_payload jsonb DEFAULT '{}'::jsonb) RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
   return (
@@ -159,7 +221,8 @@ COMMENT ON FUNCTION public.realtime_broadcast(p_room_name text, p_event text, p_
 --
 
 CREATE FUNCTION public.realtime_broadcast_user(p_user_id text, p_event text, p_payload jsonb DEFAULT '{}'::jsonb) RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
   return (
@@ -255,7 +318,8 @@ COMMENT ON FUNCTION public.realtime_clear_typing_of_sockets(p_socket_ids text[],
 --
 
 CREATE FUNCTION public.realtime_close_connection(p_socket_id text, p_now timestamp with time zone DEFAULT now(), p_grace interval DEFAULT '00:00:00'::interval, p_reason text DEFAULT 'disconnect'::text) RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
   return exists (
@@ -321,7 +385,8 @@ COMMENT ON FUNCTION public.realtime_close_connections(p_connection_ids uuid[], p
 --
 
 CREATE FUNCTION public.realtime_close_node_connections(p_node_id text, p_reason text DEFAULT 'node stopped'::text, p_now timestamp with time zone DEFAULT now()) RETURNS TABLE(socket_id text, user_id text, node_id text, reason text)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
   return query
@@ -342,7 +407,8 @@ COMMENT ON FUNCTION public.realtime_close_node_connections(p_node_id text, p_rea
 --
 
 CREATE FUNCTION public.realtime_create_room(p_name text, p_type text DEFAULT 'channel'::text, p_visibility text DEFAULT 'public'::text, p_metadata jsonb DEFAULT '{}'::jsonb, p_created_by text DEFAULT NULL::text, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_room realtime_rooms;
@@ -395,7 +461,8 @@ COMMENT ON FUNCTION public.realtime_create_room(p_name text, p_type text, p_visi
 --
 
 CREATE FUNCTION public.realtime_delete_room(p_name text) RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_room realtime_rooms := realtime_find_room(p_name);
@@ -421,7 +488,8 @@ COMMENT ON FUNCTION public.realtime_delete_room(p_name text) IS 'Deletes a room 
 --
 
 CREATE FUNCTION public.realtime_expire_typing(p_now timestamp with time zone DEFAULT now()) RETURNS TABLE(room_name text, thread_id text)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
   if not pg_try_advisory_xact_lock(hashtext('realtime.expire_typing')) then
@@ -536,7 +604,8 @@ COMMENT ON FUNCTION public.realtime_get_presence(p_user_ids text[], p_now timest
 --
 
 CREATE FUNCTION public.realtime_join_room(p_room_name text, p_user_id text, p_anonymous boolean DEFAULT false, p_auto_create boolean DEFAULT false, p_now timestamp with time zone DEFAULT now(), p_since bigint DEFAULT NULL::bigint, p_replay_limit integer DEFAULT 100) RETURNS jsonb
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_room realtime_rooms;
@@ -607,7 +676,8 @@ COMMENT ON FUNCTION public.realtime_join_room(p_room_name text, p_user_id text, 
 --
 
 CREATE FUNCTION public.realtime_leave_room(p_room_name text, p_user_id text, p_now timestamp with time zone DEFAULT now()) RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
   return (
@@ -627,7 +697,8 @@ COMMENT ON FUNCTION public.realtime_leave_room(p_room_name text, p_user_id text,
 --
 
 CREATE FUNCTION public.realtime_log_event(p_type text, p_user_id text DEFAULT NULL::text, p_room_name text DEFAULT NULL::text, p_data jsonb DEFAULT NULL::jsonb, p_now timestamp with time zone DEFAULT now()) RETURNS bigint
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_seq bigint;
@@ -650,7 +721,8 @@ COMMENT ON FUNCTION public.realtime_log_event(p_type text, p_user_id text, p_roo
 --
 
 CREATE FUNCTION public.realtime_log_events(p_events jsonb) RETURNS integer
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_count integer;
@@ -678,7 +750,8 @@ COMMENT ON FUNCTION public.realtime_log_events(p_events jsonb) IS 'Appends a JSO
 --
 
 CREATE FUNCTION public.realtime_mark_active(p_user_ids text[], p_now timestamp with time zone DEFAULT now()) RETURNS integer
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_row realtime_presence;
@@ -708,7 +781,8 @@ COMMENT ON FUNCTION public.realtime_mark_active(p_user_ids text[], p_now timesta
 --
 
 CREATE FUNCTION public.realtime_mark_idle(p_idle_after interval, p_now timestamp with time zone DEFAULT now()) RETURNS integer
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_row realtime_presence;
@@ -828,7 +902,8 @@ COMMENT ON FUNCTION public.realtime_message_refusal(p_room public.realtime_rooms
 --
 
 CREATE FUNCTION public.realtime_node_heartbeat(p_node_id text, p_socket_ids text[] DEFAULT '{}'::text[], p_now timestamp with time zone DEFAULT now(), p_active_socket_ids text[] DEFAULT '{}'::text[]) RETURNS text[]
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_active_users text[];
@@ -863,7 +938,8 @@ COMMENT ON FUNCTION public.realtime_node_heartbeat(p_node_id text, p_socket_ids 
 --
 
 CREATE FUNCTION public.realtime_node_start(p_node_id text, p_hostname text DEFAULT NULL::text, p_pid integer DEFAULT NULL::integer, p_metadata jsonb DEFAULT '{}'::jsonb, p_now timestamp with time zone DEFAULT now()) RETURNS integer
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_closed integer;
@@ -892,7 +968,8 @@ COMMENT ON FUNCTION public.realtime_node_start(p_node_id text, p_hostname text, 
 --
 
 CREATE FUNCTION public.realtime_node_stop(p_node_id text, p_now timestamp with time zone DEFAULT now(), p_grace interval DEFAULT '00:00:00'::interval) RETURNS integer
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_closed integer;
@@ -1026,7 +1103,8 @@ COMMENT ON FUNCTION public.realtime_notify_typing(p_room_name text, p_thread_id 
 --
 
 CREATE FUNCTION public.realtime_open_dm(p_user_a text, p_user_b text, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_a text := least(p_user_a, p_user_b);
@@ -1093,7 +1171,8 @@ COMMENT ON FUNCTION public.realtime_presence_json(p public.realtime_presence, p_
 --
 
 CREATE FUNCTION public.realtime_prune_events(p_older_than interval, p_now timestamp with time zone DEFAULT now()) RETURNS bigint
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_count bigint;
@@ -1124,7 +1203,8 @@ COMMENT ON FUNCTION public.realtime_prune_events(p_older_than interval, p_now ti
 --
 
 CREATE FUNCTION public.realtime_refresh_presence(p_user_id text, p_now timestamp with time zone DEFAULT now(), p_grace interval DEFAULT '00:00:00'::interval) RETURNS public.realtime_presence
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_old realtime_presence;
@@ -1185,7 +1265,8 @@ COMMENT ON FUNCTION public.realtime_refresh_presence(p_user_id text, p_now times
 --
 
 CREATE FUNCTION public.realtime_register_connection(p_socket_id text, p_user_id text, p_node_id text DEFAULT NULL::text, p_device jsonb DEFAULT NULL::jsonb, p_metadata jsonb DEFAULT '{}'::jsonb, p_anonymous boolean DEFAULT false, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_result jsonb;
@@ -1213,7 +1294,8 @@ COMMENT ON FUNCTION public.realtime_register_connection(p_socket_id text, p_user
 --
 
 CREATE FUNCTION public.realtime_register_connections(p_connections jsonb, p_node_id text DEFAULT NULL::text, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_row record;
@@ -1221,6 +1303,7 @@ declare
   v_presence realtime_presence;
   v_results jsonb[];
   v_result jsonb;
+  v_open bigint;
 begin
   if p_connections is null or jsonb_typeof(p_connections) <> 'array' then
     raise exception 'connections must be a JSON array' using errcode = 'RT400';
@@ -1233,7 +1316,8 @@ begin
            c.value ->> 'userId' as user_id,
            nullif(c.value -> 'device', 'null'::jsonb) as device,
            coalesce(nullif(c.value -> 'metadata', 'null'::jsonb), '{}'::jsonb) as metadata,
-           coalesce((c.value ->> 'anonymous')::boolean, false) as anonymous
+           coalesce((c.value ->> 'anonymous')::boolean, false) as anonymous,
+           coalesce(c.value -> 'maxPerUser', 'null'::jsonb) as max_per_user
     from jsonb_array_elements(p_connections) with ordinality as c(value, ord)
     order by c.value ->> 'userId', c.ord
   loop
@@ -1241,26 +1325,44 @@ begin
       v_result := jsonb_build_object('error', jsonb_build_object('code', 'RT400', 'message', 'socket id must be 1 to 255 characters'));
     elsif not v_row.anonymous and (v_row.user_id is null or char_length(v_row.user_id) not between 1 and 255) then
       v_result := jsonb_build_object('error', jsonb_build_object('code', 'RT400', 'message', 'user id must be 1 to 255 characters'));
+    elsif v_row.max_per_user <> 'null'::jsonb
+          and (jsonb_typeof(v_row.max_per_user) <> 'number'
+               or (v_row.max_per_user #>> '{}')::numeric not between 1 and 2147483647
+               or (v_row.max_per_user #>> '{}')::numeric % 1 <> 0) then
+      v_result := jsonb_build_object('error', jsonb_build_object('code', 'RT400', 'message', 'maxPerUser must be a positive integer'));
     else
-      v_connection_id := null;
-      -- A socket id already open is refused without an exception: an exception block per row
-      -- would cost a subtransaction each.
-      insert into realtime_connections (socket_id, user_id, node_id, device, metadata, anonymous, connected_at, last_activity)
-      values (v_row.socket_id, v_row.user_id, p_node_id,
-              v_row.device, v_row.metadata, v_row.anonymous, p_now, p_now)
-      on conflict (socket_id) where disconnected_at is null do nothing
-      returning id into v_connection_id;
-      if v_connection_id is null then
-        v_result := jsonb_build_object('error', jsonb_build_object('code', '23505', 'message', 'socket id is already open'));
-      elsif v_row.anonymous then
-        v_result := jsonb_build_object('connectionId', v_connection_id, 'presence', null, 'rooms', '[]'::jsonb);
+      v_open := null;
+      if v_row.max_per_user <> 'null'::jsonb and not v_row.anonymous then
+        -- Held until commit: a concurrent registration of this user waits here and then counts
+        -- this one. The two-key form keeps user keys apart from the sweeps' one-key locks.
+        perform pg_advisory_xact_lock(hashtext('realtime.user_connections'), hashtext(v_row.user_id));
+        select count(*) into v_open from realtime_connections c
+        where c.user_id = v_row.user_id and c.disconnected_at is null;
+      end if;
+      if v_open >= (v_row.max_per_user #>> '{}')::integer then
+        v_result := jsonb_build_object('error', jsonb_build_object('code', 'RT429', 'message',
+          format('user %s already has %s open connections (the limit is %s)', v_row.user_id, v_open, v_row.max_per_user #>> '{}')));
       else
-        v_presence := realtime_refresh_presence(v_row.user_id, p_now);
-        v_result := jsonb_build_object(
-          'connectionId', v_connection_id,
-          'presence', realtime_presence_json(v_presence, p_now),
-          'rooms', to_jsonb(realtime_user_room_names(v_row.user_id))
-        );
+        v_connection_id := null;
+        -- A socket id already open is refused without an exception: an exception block per row
+        -- would cost a subtransaction each.
+        insert into realtime_connections (socket_id, user_id, node_id, device, metadata, anonymous, connected_at, last_activity)
+        values (v_row.socket_id, v_row.user_id, p_node_id,
+                v_row.device, v_row.metadata, v_row.anonymous, p_now, p_now)
+        on conflict (socket_id) where disconnected_at is null do nothing
+        returning id into v_connection_id;
+        if v_connection_id is null then
+          v_result := jsonb_build_object('error', jsonb_build_object('code', '23505', 'message', 'socket id is already open'));
+        elsif v_row.anonymous then
+          v_result := jsonb_build_object('connectionId', v_connection_id, 'presence', null, 'rooms', '[]'::jsonb);
+        else
+          v_presence := realtime_refresh_presence(v_row.user_id, p_now);
+          v_result := jsonb_build_object(
+            'connectionId', v_connection_id,
+            'presence', realtime_presence_json(v_presence, p_now),
+            'rooms', to_jsonb(realtime_user_room_names(v_row.user_id))
+          );
+        end if;
       end if;
     end if;
     v_results[v_row.ord] := v_result;
@@ -1273,14 +1375,15 @@ $$;
 -- Name: FUNCTION realtime_register_connections(p_connections jsonb, p_node_id text, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.realtime_register_connections(p_connections jsonb, p_node_id text, p_now timestamp with time zone) IS 'Records many open sockets in one transaction ([{socketId, userId, device, metadata, anonymous}]); returns, in input order, {connectionId, presence, rooms} or {error: {code, message}} per socket.';
+COMMENT ON FUNCTION public.realtime_register_connections(p_connections jsonb, p_node_id text, p_now timestamp with time zone) IS 'Records many open sockets in one transaction ([{socketId, userId, device, metadata, anonymous, maxPerUser}]); returns, in input order, {connectionId, presence, rooms} or {error: {code, message}} per socket (RT429: the user already has maxPerUser open connections).';
 
 --
 -- Name: realtime_remove_member(text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
 CREATE FUNCTION public.realtime_remove_member(p_room_name text, p_user_id text, p_now timestamp with time zone DEFAULT now()) RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_room realtime_rooms := realtime_find_room(p_room_name);
@@ -1430,7 +1533,8 @@ COMMENT ON FUNCTION public.realtime_room_members_json(p_room public.realtime_roo
 --
 
 CREATE FUNCTION public.realtime_send_message(p_room_name text, p_user_id text, p_content text, p_thread_id text DEFAULT NULL::text, p_metadata jsonb DEFAULT NULL::jsonb, p_roles text[] DEFAULT '{}'::text[], p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_result jsonb;
@@ -1456,7 +1560,8 @@ COMMENT ON FUNCTION public.realtime_send_message(p_room_name text, p_user_id tex
 --
 
 CREATE FUNCTION public.realtime_send_messages(p_messages jsonb, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_item jsonb;
@@ -1563,7 +1668,8 @@ COMMENT ON FUNCTION public.realtime_send_to(p_target text, p_name text, p_event 
 --
 
 CREATE FUNCTION public.realtime_set_presence(p_user_id text, p_status text, p_custom_status jsonb DEFAULT NULL::jsonb, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_old realtime_presence;
@@ -1672,7 +1778,8 @@ COMMENT ON FUNCTION public.realtime_settle_presence(p_now timestamp with time zo
 --
 
 CREATE FUNCTION public.realtime_start_typing(p_room_name text, p_user_id text, p_thread_id text DEFAULT NULL::text, p_socket_id text DEFAULT NULL::text, p_timeout interval DEFAULT '00:00:03'::interval, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_expires timestamptz := p_now + p_timeout;
@@ -1709,7 +1816,8 @@ COMMENT ON FUNCTION public.realtime_start_typing(p_room_name text, p_user_id tex
 --
 
 CREATE FUNCTION public.realtime_stop_typing(p_room_name text, p_user_id text, p_thread_id text DEFAULT NULL::text, p_now timestamp with time zone DEFAULT now()) RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_was_live boolean;
@@ -1736,7 +1844,8 @@ COMMENT ON FUNCTION public.realtime_stop_typing(p_room_name text, p_user_id text
 --
 
 CREATE FUNCTION public.realtime_tick(p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_typing integer;
@@ -1759,7 +1868,8 @@ COMMENT ON FUNCTION public.realtime_tick(p_now timestamp with time zone) IS 'Run
 --
 
 CREATE FUNCTION public.realtime_touch_connections(p_socket_ids text[], p_now timestamp with time zone DEFAULT now()) RETURNS text[]
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_not_open text[];
@@ -1816,7 +1926,8 @@ COMMENT ON FUNCTION public.realtime_typers(p_room_name text, p_thread_id text, p
 --
 
 CREATE FUNCTION public.realtime_typing_changes(p_changes jsonb, p_timeout interval DEFAULT '00:00:03'::interval, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_change jsonb;
