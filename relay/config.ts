@@ -81,6 +81,10 @@ export interface Config {
   /** synchronous_commit of the relay's database sessions (see Db). */
   dbSynchronousCommit: boolean;
   dbPoolSize: number;
+  /** statement_timeout of the relay's pooled sessions, ms (0: the role's or server's setting). */
+  dbStatementTimeoutMs: number;
+  /** idle_in_transaction_session_timeout of the relay's pooled sessions, ms (0: the role's or server's setting). */
+  dbIdleTxTimeoutMs: number;
   nodeId: string;
   dataDir: string;
   embeddedPort: number;
@@ -256,6 +260,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     replayLimit: int(env, "REALTIME_REPLAY_LIMIT", 100, 1, 1000),
     dbSynchronousCommit: bool(env, "REALTIME_DB_SYNCHRONOUS_COMMIT", false),
     dbPoolSize: int(env, "REALTIME_DB_POOL_SIZE", 10, 1, 500),
+    dbStatementTimeoutMs: int(env, "REALTIME_STATEMENT_TIMEOUT", 5_000, 0, 3_600_000),
+    dbIdleTxTimeoutMs: int(env, "REALTIME_IDLE_TX_TIMEOUT", 10_000, 0, 3_600_000),
     nodeId,
     dataDir: defaultDataDir(env),
     embeddedPort: int(env, "REALTIME_EMBEDDED_PG_PORT", 54329, 1, 65535),

@@ -15,7 +15,13 @@ export interface DbOptions {
   applicationName?: string;
   /** How long a call waits for a pooled connection before answering UNAVAILABLE. */
   connectTimeoutMs?: number;
+  /**
+   * statement_timeout and idle_in_transaction_session_timeout of this pool's sessions, in ms. Sent
+   * in the startup packet, so they hold whatever role the URL logs in as and take precedence over
+   * the role's ALTER ROLE settings; 0 sends nothing (the role's or the server's setting applies).
+   */
   statementTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
   /**
    * PostgreSQL synchronous_commit for this pool's sessions. "off" lets a commit return before its
    * WAL reaches disk: no data is corrupted by a crash, but the last fraction of a second of
@@ -37,7 +43,8 @@ export class Db {
       max: options.max ?? 10,
       application_name: options.applicationName ?? "realtime",
       connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
-      statement_timeout: options.statementTimeoutMs ?? 10_000,
+      statement_timeout: options.statementTimeoutMs ?? 5_000,
+      idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 10_000,
       idleTimeoutMillis: 30_000,
       options: options.synchronousCommit ? `-c synchronous_commit=${options.synchronousCommit}` : undefined,
     });

@@ -134,6 +134,8 @@ export class Relay {
       max: this.config.dbPoolSize,
       applicationName: `realtime-relay ${this.config.nodeId}`,
       synchronousCommit: this.config.dbSynchronousCommit ? "on" : "off",
+      statementTimeoutMs: this.config.dbStatementTimeoutMs,
+      idleInTransactionTimeoutMs: this.config.dbIdleTxTimeoutMs,
     });
     this.db.observe((call, seconds, ok) => this.metrics.sqlDuration.observe({ call, ok: ok ? "true" : "false" }, seconds));
     this.auth = new Authenticator(
