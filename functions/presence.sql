@@ -259,6 +259,47 @@ end;
 $$;
 comment on function realtime_get_presence(text[], timestamptz) is 'Presence of up to 100 users, in the order given.';
 
+-- Presence as one connection may see it, so that asking reveals no more than presence:changed
+-- pushes: the viewer's own, that of users sharing an active membership with the viewer, and that
+-- of members of public rooms (which anyone may join and watch). Anonymous viewers see the last
+-- kind only. Users the viewer may not see are left out of the answer.
+create or replace function realtime_get_visible_presence(
+  p_viewer text,
+  p_anonymous boolean,
+  p_user_ids text[],
+  p_now timestamptz default now()
+)
+returns jsonb
+language plpgsql
+stable
+as $$
+declare
+  v_visible text[];
+begin
+  if p_user_ids is null or coalesce(array_length(p_user_ids, 1), 0) > 100 then
+    raise exception 'between 0 and 100 user ids are allowed' using errcode = 'RT400';
+  end if;
+  select coalesce(array_agg(u.user_id order by u.ord), '{}') into v_visible
+  from unnest(p_user_ids) with ordinality as u(user_id, ord)
+  where (not coalesce(p_anonymous, true) and u.user_id = p_viewer)
+     or exists (
+       select 1
+       from realtime_room_members m
+       join realtime_rooms r on r.id = m.room_id
+       where m.user_id = u.user_id and m.left_at is null
+         and (
+           (r.visibility = 'public' and r.type <> 'dm')
+           or (not coalesce(p_anonymous, true) and exists (
+             select 1 from realtime_room_members v
+             where v.room_id = m.room_id and v.user_id = p_viewer and v.left_at is null))
+         )
+     );
+  return realtime_get_presence(v_visible, p_now);
+end;
+$$;
+comment on function realtime_get_visible_presence(text, boolean, text[], timestamptz) is
+  'Presence of up to 100 users as a viewer may see it (self, users sharing a room, members of public rooms; anonymous: the last only); others are left out.';
+
 -- Idle-to-away (optional: the relay calls it when REALTIME_IDLE_AFTER is set). A user who chose
 -- online and whose every open connection has sent nothing for p_idle_after is shown away, with
 -- idle set; their next action (realtime_mark_active) brings them back. A chosen away, busy or

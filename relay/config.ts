@@ -77,6 +77,8 @@ export interface Config {
   /** Open connections per user, across all relays (checked in realtime_register_connections). */
   maxConnectionsPerUser: number;
   maxRoomsPerSocket: number;
+  /** presence:get answers: "rooms" (what presence:changed would show the connection) or "all". */
+  presenceVisibility: "rooms" | "all";
   replayLimit: number;
   /** synchronous_commit of the relay's database sessions (see Db). */
   dbSynchronousCommit: boolean;
@@ -116,6 +118,14 @@ function bool(env: Env, name: string, def: boolean): boolean {
   if (["true", "1", "yes", "on"].includes(v)) return true;
   if (["false", "0", "no", "off"].includes(v)) return false;
   throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function oneOf<const T extends readonly string[]>(env: Env, name: string, values: T, def: T[number]): T[number] {
+  const raw = str(env, name);
+  if (raw === undefined) return def;
+  const v = raw.toLowerCase();
+  if (!(values as readonly string[]).includes(v)) throw new ConfigError(name, `must be one of ${values.join(", ")}, got "${raw}"`);
+  return v as T[number];
 }
 
 function url(env: Env, name: string, protocols: string[]): string | undefined {
@@ -257,6 +267,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     typingThrottleMs: 0, // set below: at most half the typing timeout
     maxConnectionsPerUser: int(env, "REALTIME_MAX_CONNECTIONS_PER_USER", 20, 1, 100_000),
     maxRoomsPerSocket: int(env, "REALTIME_MAX_ROOMS_PER_SOCKET", 500, 1, 100_000),
+    presenceVisibility: oneOf(env, "REALTIME_PRESENCE_VISIBILITY", ["rooms", "all"] as const, "rooms"),
     replayLimit: int(env, "REALTIME_REPLAY_LIMIT", 100, 1, 1000),
     dbSynchronousCommit: bool(env, "REALTIME_DB_SYNCHRONOUS_COMMIT", false),
     dbPoolSize: int(env, "REALTIME_DB_POOL_SIZE", 10, 1, 500),

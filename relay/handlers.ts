@@ -212,7 +212,15 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
   on("presence:get", async (raw) => {
     const p = v.object(raw);
     const userIds = v.stringArray(p, "userIds", 100, 255);
-    return db.value("get_presence", "select realtime_get_presence($1::text[]) as v", [userIds]);
+    if (config.presenceVisibility === "all") {
+      return db.value("get_presence", "select realtime_get_presence($1::text[]) as v", [userIds]);
+    }
+    const id = identity();
+    return db.value("get_presence", "select realtime_get_visible_presence($1, $2, $3::text[]) as v", [
+      id.anonymous ? null : id.userId,
+      id.anonymous,
+      userIds,
+    ]);
   });
 
   on("auth:refresh", async (raw) => {

@@ -59,13 +59,11 @@ describe("presence:update and presence:changed", () => {
     await toSelf;
     await notStranger;
 
-    // presence:get reads it back; users never seen are offline.
+    // presence:get reads it back (alice is in a public room, which anyone may watch); a user the
+    // asker may not see (here: one in no room at all) is left out.
     const nobody = uid("nobody");
     const got = await ackOk(s.stranger, "presence:get", { userIds: [s.alice, nobody] });
-    expect(got).toEqual([
-      expect.objectContaining({ userId: s.alice, status: "away", customStatus: custom }),
-      { userId: nobody, status: "offline", customStatus: null, lastSeen: null },
-    ]);
+    expect(got).toEqual([expect.objectContaining({ userId: s.alice, status: "away", customStatus: custom })]);
     expect(await ackOk(s.stranger, "presence:get", { userIds: [] })).toEqual([]);
 
     // customStatus omitted keeps it; null clears it.
@@ -156,5 +154,67 @@ describe("devices and the grace period", () => {
     await online;
     again.disconnect();
     s.close();
+  });
+});
+
+describe("presence:get visibility", () => {
+  it("answers what presence:changed would show: self, room co-members and public-room members; leaves the rest out", async () => {
+    const carol = uid("carol");
+    const dave = uid("dave");
+    const erin = uid("erin"); // never connected, member of the group
+    const ghost = uid("ghost"); // in no room
+    const group = await createRoom(relay.db, uid("secret"), "group", "private");
+    for (const u of [carol, dave, erin]) await relay.db.q("select realtime_add_member($1, $2)", [group, u]);
+    const c = await connect(relay.url, token(carol));
+    const stranger = await connect(relay.url, token(uid("stranger")));
+    await ackOk(c, "presence:update", { status: "busy" });
+
+    const ids = [carol, dave, erin, ghost];
+    // A co-member sees the whole group, offline included, in the order asked.
+    const d = await connect(relay.url, token(dave));
+    expect((await ackOk(d, "presence:get", { userIds: ids })).map((p: any) => [p.userId, p.status])).toEqual([
+      [carol, "busy"],
+      [dave, "online"],
+      [erin, "offline"],
+    ]);
+    // A stranger sees none of them; a user always sees themself.
+    expect(await ackOk(stranger, "presence:get", { userIds: ids })).toEqual([]);
+    expect((await ackOk(c, "presence:get", { userIds: [carol, ghost] })).map((p: any) => p.userId)).toEqual([carol]);
+
+    // After carol leaves the group, dave no longer sees her.
+    await relay.db.q("select realtime_remove_member($1, $2)", [group, carol]);
+    expect((await ackOk(d, "presence:get", { userIds: [carol] }))).toEqual([]);
+    for (const s of [c, d, stranger]) s.disconnect();
+  });
+
+  it("shows anonymous connections public-room members only", async () => {
+    const anon = await startRelay({ REALTIME_ALLOW_ANONYMOUS: "true" }, { db: relay.db });
+    try {
+      const lobby = await createRoom(relay.db, uid("lobby"));
+      const group = await createRoom(relay.db, uid("hidden"), "group", "private");
+      const open = uid("open");
+      const closed = uid("closed");
+      await relay.db.q("select realtime_add_member($1, $2)", [lobby, open]);
+      await relay.db.q("select realtime_add_member($1, $2)", [group, closed]);
+      const viewer = await connect(anon.url, {});
+      expect((await ackOk(viewer, "presence:get", { userIds: [open, closed] })).map((p: any) => p.userId)).toEqual([open]);
+      viewer.disconnect();
+    } finally {
+      await anon.stop();
+    }
+  });
+
+  it("answers everyone with REALTIME_PRESENCE_VISIBILITY=all", async () => {
+    const all = await startRelay({ REALTIME_PRESENCE_VISIBILITY: "all" }, { db: relay.db });
+    try {
+      const ghost = uid("ghost");
+      const c = await connect(all.url, token(uid("asker")));
+      expect(await ackOk(c, "presence:get", { userIds: [ghost] })).toEqual([
+        { userId: ghost, status: "offline", customStatus: null, lastSeen: null },
+      ]);
+      c.disconnect();
+    } finally {
+      await all.stop();
+    }
   });
 });

@@ -272,6 +272,29 @@ describe("realtime_get_presence", () => {
   });
 });
 
+describe("realtime_get_visible_presence", () => {
+  it("shows a viewer itself, users sharing an active room and members of public rooms; anonymous viewers the last only", async () => {
+    const [viewer, mate, former, publicOnly, loner] = ["vi", "mate", "former", "pub", "loner"].map((n) => uid(n));
+    const group = uid("grp");
+    const lobby = uid("lobby");
+    await ctx.db.q("select realtime_create_room($1, 'group', 'private')", [group]);
+    await ctx.db.q("select realtime_create_room($1)", [lobby]);
+    for (const u of [viewer, mate, former]) await ctx.db.q("select realtime_add_member($1, $2)", [group, u]);
+    await ctx.db.q("select realtime_remove_member($1, $2)", [group, former]);
+    await ctx.db.q("select realtime_add_member($1, $2)", [lobby, publicOnly]);
+    await ctx.db.q("select realtime_open_dm($1, $2)", [loner, uid("friend")]); // a dm is not a public room
+    const ask = [loner, publicOnly, former, mate, viewer];
+    const seen = async (v: string | null, anonymous: boolean) =>
+      (await ctx.db.v<{ userId: string }[]>("select realtime_get_visible_presence($1, $2, $3) as v", [v, anonymous, ask])).map((p) => p.userId);
+
+    expect(await seen(viewer, false)).toEqual([publicOnly, mate, viewer]);
+    expect(await seen(null, true)).toEqual([publicOnly]);
+    // Naming a user id does not make an anonymous viewer that user.
+    expect(await seen(viewer, true)).toEqual([publicOnly]);
+    await expectSqlError(ctx.db.q("select realtime_get_visible_presence($1, false, null)", [viewer]), "RT400");
+  });
+});
+
 describe("presence notifications", () => {
   it("name the user's rooms, sorted", async () => {
     const user = uid("mo");

@@ -600,6 +600,44 @@ $$;
 COMMENT ON FUNCTION public.realtime_get_presence(p_user_ids text[], p_now timestamp with time zone) IS 'Presence of up to 100 users, in the order given.';
 
 --
+-- Name: realtime_get_visible_presence(text, boolean, text[], timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_get_visible_presence(p_viewer text, p_anonymous boolean, p_user_ids text[], p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_visible text[];
+begin
+  if p_user_ids is null or coalesce(array_length(p_user_ids, 1), 0) > 100 then
+    raise exception 'between 0 and 100 user ids are allowed' using errcode = 'RT400';
+  end if;
+  select coalesce(array_agg(u.user_id order by u.ord), '{}') into v_visible
+  from unnest(p_user_ids) with ordinality as u(user_id, ord)
+  where (not coalesce(p_anonymous, true) and u.user_id = p_viewer)
+     or exists (
+       select 1
+       from realtime_room_members m
+       join realtime_rooms r on r.id = m.room_id
+       where m.user_id = u.user_id and m.left_at is null
+         and (
+           (r.visibility = 'public' and r.type <> 'dm')
+           or (not coalesce(p_anonymous, true) and exists (
+             select 1 from realtime_room_members v
+             where v.room_id = m.room_id and v.user_id = p_viewer and v.left_at is null))
+         )
+     );
+  return realtime_get_presence(v_visible, p_now);
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_get_visible_presence(p_viewer text, p_anonymous boolean, p_user_ids text[], p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_get_visible_presence(p_viewer text, p_anonymous boolean, p_user_ids text[], p_now timestamp with time zone) IS 'Presence of up to 100 users as a viewer may see it (self, users sharing a room, members of public rooms; anonymous: the last only); others are left out.';
+
+--
 -- Name: realtime_join_room(text, text, boolean, boolean, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
