@@ -250,7 +250,10 @@ export class Relay {
     this.every(this.config.presenceHeartbeatMs, () => this.heartbeat());
     this.every(250, () => this.tick());
     this.every(Math.max(1000, Math.floor(this.config.presenceHeartbeatMs / 2)), () => this.sweepStale());
-    this.every(3_600_000, () => this.pruneEvents());
+    // Also soon after start, so a relay restarted more often than hourly still prunes; spread so
+    // relays started together do not all prune at once. A failing prune is worth a warning: the
+    // table grows until it works.
+    this.every(3_600_000, () => this.pruneEvents(), { firstAfterMs: 30_000 + Math.floor(Math.random() * 30_000), failureLevel: "warn" });
 
     await new Promise<void>((resolve, reject) => {
       this.httpServer.once("error", reject);
@@ -295,17 +298,23 @@ export class Relay {
     ]);
   }
 
-  private every(ms: number, fn: () => Promise<unknown>): void {
+  private every(ms: number, fn: () => Promise<unknown>, options: { firstAfterMs?: number; failureLevel?: "debug" | "warn" } = {}): void {
     let running = false;
-    const timer = setInterval(() => {
+    const run = () => {
       if (running || this.stopping) return;
       running = true;
       fn()
-        .catch((err) => this.log.debug({ err: (err as Error).message }, "periodic task failed"))
+        .catch((err) => this.log[options.failureLevel ?? "debug"]({ err: (err as Error).message }, "periodic task failed"))
         .finally(() => (running = false));
-    }, ms);
+    };
+    const timer = setInterval(run, ms);
     timer.unref();
     this.timers.push(timer);
+    if (options.firstAfterMs !== undefined) {
+      const first = setTimeout(run, options.firstAfterMs);
+      first.unref();
+      this.timers.push(first);
+    }
   }
 
   // ---- handshake and connection lifecycle -------------------------------------------------

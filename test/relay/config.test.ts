@@ -52,6 +52,9 @@ describe("loadConfig", () => {
       "REALTIME_TYPING_THROTTLE: must be at most half of REALTIME_TYPING_TIMEOUT (1500 ms), got 2000",
     );
     expect(errorOf({ REALTIME_MAX_ROOMS_PER_SOCKET: "0" }).variable).toBe("REALTIME_MAX_ROOMS_PER_SOCKET");
+    expect(loadConfig(base).presenceVisibility).toBe("rooms");
+    expect(loadConfig({ ...base, REALTIME_PRESENCE_VISIBILITY: "ALL" }).presenceVisibility).toBe("all");
+    expect(errorOf({ REALTIME_PRESENCE_VISIBILITY: "friends" }).message).toBe('REALTIME_PRESENCE_VISIBILITY: must be one of rooms, all, got "friends"');
     expect(errorOf({ REALTIME_MAX_CONNECTIONS_PER_USER: "-1" }).variable).toBe("REALTIME_MAX_CONNECTIONS_PER_USER");
   });
 
