@@ -15,7 +15,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-async function withRoot<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+/** Runs fn on a short-lived connection to the cluster's root database (roles, create/drop database). */
+export async function withRoot<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const root = new pg.Client({ connectionString: TEST_ROOT_DATABASE_URL });
   await root.connect();
   try {

@@ -3,11 +3,10 @@
 // connect, join, send, typing, presence and stored broadcasts, its LISTEN connection outlives the role's idle
 // timeouts, and its pool uses REALTIME_STATEMENT_TIMEOUT / REALTIME_IDLE_TX_TIMEOUT. Against a
 // database that was never migrated it refuses to start with one clear line.
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setupRelayRole } from "../../cli/lib/relay-role.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { TEST_ROOT_DATABASE_URL, databaseUrl, stampedName } from "../helpers/env.js";
+import { createTestDatabase, withRoot as root, type TestDatabase } from "../helpers/db.js";
+import { databaseUrl, stampedName } from "../helpers/env.js";
 import { ackOk, connect, createRoom, nextEvent, startRelay, token, uid, until, type TestRelay } from "../helpers/relay.js";
 
 const suffix = `${process.pid}_${Math.random().toString(16).slice(2, 8)}`;
@@ -21,16 +20,6 @@ function urlAs(user: string, url: string): string {
   const u = new URL(url);
   u.username = user;
   return u.toString();
-}
-
-async function root<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: TEST_ROOT_DATABASE_URL });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
 }
 
 beforeAll(async () => {

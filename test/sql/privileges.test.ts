@@ -9,7 +9,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setupRelayRole } from "../../cli/lib/relay-role.js";
 import { migrateDatabase, PACKAGE_ROOT } from "../../relay/migrate.js";
-import { TEST_ROOT_DATABASE_URL, databaseUrl, stampedName } from "../helpers/env.js";
+import { withRoot as root } from "../helpers/db.js";
+import { databaseUrl, stampedName } from "../helpers/env.js";
 import { at, expectSqlError, uid, useDatabase } from "./support.js";
 
 const ctx = useDatabase();
@@ -26,16 +27,6 @@ function urlAs(user: string, dbUrl = ctx.db.url): string {
   u.username = user;
   u.password = "";
   return u.toString();
-}
-
-async function root<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: TEST_ROOT_DATABASE_URL });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
 }
 
 /** A login role that is only a member of realtime_relay. */
