@@ -2,6 +2,7 @@
 // cluster-wide and need CREATEROLE, so migrations never create them: `realtime init` does, when the
 // user of DATABASE_URL may, and otherwise says what a DBA can run. Without the role the relay
 // connects as the schema owner, as before (the superuser-free path).
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import pg from "pg";
 
 export interface RelayRoleOptions {
@@ -139,7 +140,8 @@ export async function setupRelayRole(connectionString: string, o: RelayRoleOptio
         result.notes.push(`cannot create or change the relay login role ${o.login}: ${me} lacks CREATEROLE`);
         return result;
       }
-      const password = o.password === undefined ? "" : ` password ${client.escapeLiteral(o.password)}`;
+      // Sent as a SCRAM verifier, never as the password itself: DDL may be written to the server log.
+      const password = o.password === undefined ? "" : ` password ${client.escapeLiteral(scramVerifier(o.password))}`;
       if (!login.exists) {
         login.created = await createRole(client, `create role ${quoteIdent(o.login)} login${password}`);
         login.exists = true;
@@ -155,4 +157,17 @@ export async function setupRelayRole(connectionString: string, o: RelayRoleOptio
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/**
+ * The SCRAM-SHA-256 verifier PostgreSQL stores for a password (RFC 5802/7677, as libpq's
+ * PQencryptPasswordConn builds it). PostgreSQL keeps a password given in this form as it is.
+ */
+export function scramVerifier(password: string, iterations = 4096, salt = randomBytes(16)): string {
+  // PostgreSQL applies SASLprep to the password; NFKC is its main step for ordinary input.
+  const salted = pbkdf2Sync(Buffer.from(password.normalize("NFKC"), "utf8"), salt, iterations, 32, "sha256");
+  const hmac = (key: Buffer, text: string) => createHmac("sha256", key).update(text).digest();
+  const storedKey = createHash("sha256").update(hmac(salted, "Client Key")).digest();
+  const serverKey = hmac(salted, "Server Key");
+  return `SCRAM-SHA-256$${iterations}:${salt.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
 }

@@ -6,6 +6,7 @@ import jwt from "jsonwebtoken";
 import { Config, settings } from "@oclif/core";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { scramVerifier } from "../../cli/lib/relay-role.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { TEST_ROOT_DATABASE_URL, databaseUrl } from "../helpers/env.js";
 import { cliEnv, errorLine, json, REPO_ROOT, runCli, tempDir, TEST_JWT_SECRET, type Env } from "./run.js";
@@ -89,6 +90,9 @@ describe("init", { timeout: 60_000 }, () => {
       expect(r.stdout).toContain(`Relay role: ${group} created (executes the SQL API, reads tables and views, writes none, statement_timeout 7000 ms, idle_in_transaction_session_timeout 10000 ms)`);
       expect(r.stdout).toContain(`Relay login: ${login} created, member of ${group}`);
       expect(r.stdout + r.stderr).not.toContain("pw-not-printed-123");
+      // Stored as the verifier init computed: the password itself never reached the server.
+      const stored = await db.v<string>("select rolpassword as v from pg_authid where rolname = $1", [login]);
+      expect(stored).toMatch(/^SCRAM-SHA-256\$4096:/);
       expect(await db.v("select pg_has_role($1, $2, 'usage') as v", [login, group])).toBe(true);
       expect(await db.v("select rolcanlogin and not rolsuper as v from pg_roles where rolname = $1", [login])).toBe(true);
       expect(
@@ -106,6 +110,24 @@ describe("init", { timeout: 60_000 }, () => {
       await db.q(`drop owned by ${group}`).catch(() => {});
       await db.q(`drop role if exists ${login}`);
       await db.q(`drop role if exists ${group}`);
+    }
+  });
+
+  it("computes the same SCRAM-SHA-256 verifier as PostgreSQL for a password", async () => {
+    const role = `rt_cli_scram_${process.pid}`;
+    const c = await db.pool.connect();
+    try {
+      await c.query("set password_encryption = 'scram-sha-256'");
+      for (const password of ["correct horse battery staple", "pässwörd-ünïcode", "x"]) {
+        await c.query(`drop role if exists ${role}`);
+        await c.query(`create role ${role} password ${c.escapeLiteral(password)}`);
+        const stored = (await c.query("select rolpassword as v from pg_authid where rolname = $1", [role])).rows[0].v as string;
+        const [, iterations, salt] = /^SCRAM-SHA-256\$(\d+):([^$]+)\$/.exec(stored)!;
+        expect(scramVerifier(password, Number(iterations), Buffer.from(salt, "base64"))).toBe(stored);
+      }
+    } finally {
+      await c.query(`drop role if exists ${role}`);
+      c.release();
     }
   });
 
