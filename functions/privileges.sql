@@ -27,6 +27,9 @@ declare
   v_relation regclass;
   v_exists boolean := exists (select 1 from pg_roles where rolname = p_relay_role);
 begin
+  -- Two callers at once (two inits, an init during a migration) would GRANT on the same catalog
+  -- rows and one would fail with "tuple concurrently updated": take turns.
+  perform pg_advisory_xact_lock(hashtext('realtime.apply_privileges'));
   for v_function in
     select p.oid::regprocedure from pg_proc p
     where p.pronamespace = 'public'::regnamespace
