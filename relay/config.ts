@@ -271,7 +271,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     replayLimit: int(env, "REALTIME_REPLAY_LIMIT", 100, 1, 1000),
     dbSynchronousCommit: bool(env, "REALTIME_DB_SYNCHRONOUS_COMMIT", false),
     dbPoolSize: int(env, "REALTIME_DB_POOL_SIZE", 10, 1, 500),
-    dbStatementTimeoutMs: int(env, "REALTIME_STATEMENT_TIMEOUT", 5_000, 0, 3_600_000),
+    dbStatementTimeoutMs: int(env, "REALTIME_STATEMENT_TIMEOUT", 30_000, 0, 3_600_000),
     dbIdleTxTimeoutMs: int(env, "REALTIME_IDLE_TX_TIMEOUT", 10_000, 0, 3_600_000),
     nodeId,
     dataDir: defaultDataDir(env),

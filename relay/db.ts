@@ -43,7 +43,7 @@ export class Db {
       max: options.max ?? 10,
       application_name: options.applicationName ?? "realtime",
       connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
-      statement_timeout: options.statementTimeoutMs ?? 5_000,
+      statement_timeout: options.statementTimeoutMs ?? 30_000,
       idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 10_000,
       idleTimeoutMillis: 30_000,
       options: options.synchronousCommit ? `-c synchronous_commit=${options.synchronousCommit}` : undefined,

@@ -56,6 +56,9 @@ const SQLSTATE_CODES: Record<string, ErrorCode> = {
   "08001": "UNAVAILABLE",
   "08004": "UNAVAILABLE",
   "53300": "UNAVAILABLE", // too many connections
+  // A statement that ran out of time means the database is overloaded: a client should retry
+  // later, and a batch must not be retried row by row.
+  "57014": "UNAVAILABLE", // statement timeout
 };
 
 const NETWORK_ERRNOS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "EAI_AGAIN"]);
@@ -66,7 +69,8 @@ export function toRealtimeError(err: unknown): RealtimeError {
   const e = err as { code?: string; message?: string };
   const mapped = e?.code ? SQLSTATE_CODES[e.code] : undefined;
   if (mapped) {
-    const message = mapped === "UNAVAILABLE" ? "database unavailable" : (e.message ?? "bad request");
+    const message =
+      e.code === "57014" ? "database busy (statement timeout)" : mapped === "UNAVAILABLE" ? "database unavailable" : (e.message ?? "bad request");
     return new RealtimeError(mapped, message, e.code === "RT409" ? { reason: "CONFLICT" } : undefined);
   }
   if ((e?.code && NETWORK_ERRNOS.has(e.code)) || /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e?.message ?? "")) {

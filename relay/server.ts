@@ -203,11 +203,11 @@ export class Relay {
       allowRequest: (req, callback) => {
         if (!originAllowed(req.headers.origin, req.headers.host, origins)) return callback("origin not allowed", false);
         // Transport sessions that never send the Socket.io CONNECT hold no slot of
-        // REALTIME_MAX_CONNECTIONS; they are bounded here, and closed after connectTimeout.
+        // REALTIME_MAX_CONNECTIONS; they are bounded here, and closed after Socket.io's
+        // connectTimeout (45 s: a handshake slowed by a connect storm must not be cut off).
         if (this.io.engine.clientsCount >= this.engineCap) return callback("server full", false);
         callback(null, true);
       },
-      connectTimeout: 10_000,
     });
   }
 
