@@ -2,14 +2,12 @@
 // ping), answers its acknowledgement {ok, data} / {ok:false, error}, and on failure also emits
 // `error` to the socket. Nothing a client sends can throw out of a handler.
 import type { Logger } from "./logger.js";
+import { typingKey } from "./limits.js";
 import { RealtimeError, toRealtimeError } from "./protocol.js";
 import { roomKey, type Relay, type RelaySocket } from "./server.js";
 import * as v from "./validate.js";
 
 type Handler = (payload: unknown) => Promise<unknown> | unknown;
-
-/** Room names and thread ids hold no control characters, so NUL separates them safely. */
-const typingKey = (roomName: string, threadId: string | undefined) => `${roomName}\u0000${threadId ?? ""}`;
 
 const PRESENCE_STATUSES = ["online", "away", "busy", "offline"] as const;
 

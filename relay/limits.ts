@@ -2,6 +2,9 @@
 // so they must cost nothing on the well-behaved path and never call SQL.
 import type { Config } from "./config.js";
 
+/** Room names and thread ids hold no control characters, so NUL separates them safely. */
+export const typingKey = (roomName: string, threadId: string | null | undefined) => `${roomName}\u0000${threadId ?? ""}`;
+
 /** A token bucket: `capacity` tokens, refilled at `perSec` per second. */
 export class TokenBucket {
   private tokens: number;

@@ -19,7 +19,7 @@ import { PROTOCOL_VERSION, RealtimeError, toRealtimeError, type ErrorCode } from
 import { registerHandlers } from "./handlers.js";
 import { handleHttp } from "./http.js";
 import { MAX_DEPTH, nestedDeeperThan } from "./validate.js";
-import { SocketLimits } from "./limits.js";
+import { SocketLimits, typingKey } from "./limits.js";
 
 export interface SocketData {
   identity: Identity;
@@ -515,6 +515,21 @@ export class Relay {
 
   // ---- notifications ----------------------------------------------------------------------
 
+  /**
+   * A user missing from the new set of typers stopped (perhaps in another tab), sent a message or
+   * expired: their sockets' next typing:start must reach SQL rather than be answered from memory.
+   */
+  private forgetTypingThrottles(room: string, threadId: string | null, typers: string[]): void {
+    const ids = this.io.of("/").adapter.rooms.get(roomKey(room));
+    if (!ids) return;
+    const typing = new Set(typers);
+    const key = typingKey(room, threadId);
+    for (const id of ids) {
+      const socket = this.io.of("/").sockets.get(id) as RelaySocket | undefined;
+      if (socket?.data.limits && !typing.has(socket.data.identity.userId)) socket.data.limits.typingStopped(key);
+    }
+  }
+
   private onNotification(n: Notification): void {
     this.metrics.notifications.inc({ kind: n.kind });
     try {
@@ -526,6 +541,7 @@ export class Relay {
             threadId: n.threadId ?? null,
             users: n.users ?? [],
           });
+          this.forgetTypingThrottles(String(n.room), (n.threadId as string | null | undefined) ?? null, (n.users as string[] | undefined) ?? []);
           return;
         case "presence":
           void this.deliverPresence(n);

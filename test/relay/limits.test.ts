@@ -210,6 +210,23 @@ describe("presence and typing budgets", () => {
   });
 });
 
+describe("typing throttle across tabs", () => {
+  it("lets a tab type again at once after another tab of the same user stopped", async () => {
+    const room = await createRoom(strict.db, uid("two-tabs"));
+    const userId = uid("tabber");
+    const a = await connect(strict.url, token(userId));
+    const b = await connect(strict.url, token(userId));
+    await ackOk(a, "room:join", { roomName: room });
+    expect((await ackOk(a, "typing:start", { roomName: room })).changed).toBe(true);
+    const cleared = nextEvent(a, "typing:event", (e: any) => e.roomName === room && e.users.length === 0);
+    expect((await ackOk(b, "typing:stop", { roomName: room })).changed).toBe(true);
+    await cleared; // the relay has seen the new set of typers
+    expect((await ackOk(a, "typing:start", { roomName: room })).changed).toBe(true);
+    a.disconnect();
+    b.disconnect();
+  });
+});
+
 describe("rooms per socket", () => {
   it("refuses a fourth room with LIMIT_EXCEEDED and stores no membership for it", async () => {
     const userId = uid("collector");
