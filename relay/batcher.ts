@@ -63,11 +63,13 @@ export class Batcher<In, Out> {
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+/** Also NUL, which jsonb refuses too: for text the relay writes itself (the event log), not client fields that are validated. */
+export const NUL_OR_LONE_SURROGATE = new RegExp(`\\u0000|${LONE_SURROGATE.source}`, "g");
 
 /**
  * A JSON parameter PostgreSQL accepts: a lone UTF-16 surrogate becomes U+FFFD (as the driver does
  * for a text parameter), because jsonb refuses it and it would fail the whole batch.
  */
-export function jsonParam(value: unknown): string {
-  return JSON.stringify(value, (_key, v) => (typeof v === "string" ? v.replace(LONE_SURROGATE, "\uFFFD") : v));
+export function jsonParam(value: unknown, unstorable: RegExp = LONE_SURROGATE): string {
+  return JSON.stringify(value, (_key, v) => (typeof v === "string" ? v.replace(unstorable, "\uFFFD") : v));
 }

@@ -5,13 +5,11 @@ import type { Db } from "./db.js";
 import type { EventLogType } from "./config.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
+import { jsonParam, NUL_OR_LONE_SURROGATE } from "./batcher.js";
 import { toRealtimeError } from "./protocol.js";
 
-// jsonb refuses \u0000 and lone UTF-16 surrogates, and a refusal's message can quote client input
-// (a key of customStatus, say): such characters become U+FFFD rather than fail the whole batch.
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-const TRANSIENT_SQLSTATES = new Set(["57014", "40P01", "40001", "55P03"]);
-const storable = (_key: string, v: unknown) => (typeof v === "string" ? v.replace(UNSTORABLE, "\uFFFD") : v);
+// Refused for a reason that passes (a statement timeout is already UNAVAILABLE).
+const TRANSIENT_SQLSTATES = new Set(["40P01", "40001", "55P03"]);
 
 export interface LoggedEvent {
   type: EventLogType | "error";
@@ -68,10 +66,14 @@ export class EventLog {
       while (this.buffer.length > 0) {
         const batch = this.buffer.slice(0, this.batchSize);
         try {
-          await this.db.query("log_events", "select realtime_log_events($1::jsonb)", [JSON.stringify(batch, storable)]);
+          await this.db.query("log_events", "select realtime_log_events($1::jsonb)", [
+            // A refusal's message can quote client input (a key of customStatus, say): NUL and lone
+            // surrogates become U+FFFD rather than fail the whole batch.
+            jsonParam(batch, NUL_OR_LONE_SURROGATE),
+          ]);
         } catch (err) {
           // Unreachable, or refused for a reason that passes (statement timeout, deadlock,
-          // serialization failure): keep the batch for the next attempt.
+          // serialization failure, lock): keep the batch for the next attempt.
           if (toRealtimeError(err).code === "UNAVAILABLE" || TRANSIENT_SQLSTATES.has((err as { code?: string }).code ?? "")) {
             this.log.warn({ err: (err as Error).message, buffered: this.buffer.length }, "event log write failed; will retry");
             break;

@@ -40,8 +40,8 @@ export class SocketLimits {
   private readonly presence: TokenBucket;
   private readonly typing: TokenBucket;
   private readonly strikes: TokenBucket;
-  /** Last accepted typing:start per room and thread: repeats inside the throttle skip SQL. */
-  private readonly typingSince = new Map<string, number>();
+  /** Last accepted typing:start per room and thread: repeats inside the throttle skip SQL. Made on first use: most sockets never type. */
+  private typingSince: Map<string, number> | undefined;
 
   constructor(private readonly config: Config) {
     this.general = new TokenBucket(config.rateLimitPerSec, config.rateLimitBurst);
@@ -61,16 +61,17 @@ export class SocketLimits {
 
   /** True when a typing:start for this key was accepted within the throttle: answer it from memory. */
   typingThrottled(key: string, now = Date.now()): boolean {
-    const since = this.typingSince.get(key);
+    const since = this.typingSince?.get(key);
     return since !== undefined && now - since < this.config.typingThrottleMs;
   }
 
   typingStarted(key: string, now = Date.now()): void {
+    this.typingSince ??= new Map();
     if (this.typingSince.size >= 1000) this.typingSince.clear(); // bounded: one socket, many rooms
     this.typingSince.set(key, now);
   }
 
   typingStopped(key: string): void {
-    this.typingSince.delete(key);
+    this.typingSince?.delete(key);
   }
 }
