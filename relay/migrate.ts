@@ -76,22 +76,22 @@ function newestCommittedHash(): string | null {
 }
 
 /**
- * True when the newest committed migration is applied. A least-privilege relay role (see
+ * The newest committed migration's file name when it is applied, else null. A least-privilege relay role (see
  * functions/privileges.sql) can read graphile_migrate.migrations but cannot migrate: graphile-migrate
  * starts with `create schema if not exists`, which needs CREATE on the database even when the
  * schema exists. Any failure here (no such table, no privilege) means "not known to be up to date".
  */
-async function upToDate(connectionString: string): Promise<boolean> {
+async function appliedNewest(connectionString: string): Promise<string | null> {
   const hash = newestCommittedHash();
-  if (!hash) return false;
+  if (!hash) return null;
   const client = new pg.Client({ connectionString });
   client.on("error", () => {});
   try {
     await client.connect();
-    const { rowCount } = await client.query("select 1 from graphile_migrate.migrations where hash = $1", [hash]);
-    return rowCount === 1;
+    const { rows } = await client.query<{ filename: string }>("select filename from graphile_migrate.migrations where hash = $1", [hash]);
+    return rows[0]?.filename ?? null;
   } catch {
-    return false;
+    return null;
   } finally {
     await client.end().catch(() => {});
   }
@@ -106,9 +106,10 @@ export async function migrateDatabase(
     if (level !== "debug") log(message);
   });
   const createdDatabase = await ensureDatabase(connectionString);
-  if (!createdDatabase && (await upToDate(connectionString))) {
+  const current = createdDatabase ? null : await appliedNewest(connectionString);
+  if (current) {
     log("graphile-migrate: Already up to date");
-    return { createdDatabase, schemaVersion: await schemaVersion(connectionString) };
+    return { createdDatabase, schemaVersion: current };
   }
   for (let attempt = 0; ; attempt++) {
     try {
