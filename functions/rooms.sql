@@ -1,4 +1,4 @@
--- Rooms and membership. Who may join and who may send is decided here (SPEC section 5):
+-- Rooms and membership. Who may join and who may send is decided here:
 --   channel/group/broadcast, public:  any authenticated user joins (anonymous: read-only, no membership)
 --   channel/group/broadcast, private: active members only (added with realtime_add_member)
 --   dm:                               exactly its two users; one room per pair (realtime_open_dm)
@@ -257,7 +257,7 @@ $$;
 comment on function realtime_room_members_json(realtime_rooms, timestamptz, integer) is
   'Active members of a room with their presence, earliest first, at most p_limit.';
 
--- Joins a room as SPEC section 5 allows. Returns {room, joined, members, memberCount, typing}:
+-- Joins a room as the rules above allow. Returns {room, joined, members, memberCount, typing}:
 -- joined is true when a membership began (announced as user:joined). With p_since (the last
 -- message id the client saw) it also returns replay: the messages it missed (see
 -- realtime_room_events_since), so a reconnecting client needs one call per room.
@@ -334,7 +334,7 @@ begin
 end;
 $$;
 comment on function realtime_join_room(text, text, boolean, boolean, timestamptz, bigint, integer) is
-  'Joins a room under the rules of SPEC section 5 (RT404 unknown, RT403 not allowed); returns the room, whether a membership began, members with presence (first 1000), member count, current typers and, with p_since, the messages missed since then (replay).';
+  'Joins a room under the room rules (RT404 unknown, RT403 not allowed); returns the room, whether a membership began, members with presence (first 1000), member count, current typers and, with p_since, the messages missed since then (replay).';
 
 create or replace function realtime_leave_room(p_room_name text, p_user_id text, p_now timestamptz default now())
 returns boolean
@@ -404,12 +404,39 @@ $$;
 comment on function realtime_message_refusal(realtime_rooms, text, text, text, text, jsonb, text[]) is
   'Why a message may not be sent ({code, message}) or null: unknown room (RT404), bad content, thread or metadata (RT400), not an active member, or not a permitted sender of a broadcast room (RT403: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
 
+-- A stored message (a realtime_events row of type message) as message:new shows it. The same
+-- function builds the answer to the first send and to a retry, so both are identical.
+create or replace function realtime_message_json(e realtime_events)
+returns jsonb
+language plpgsql
+stable
+as $$
+begin
+  return jsonb_build_object(
+    'id', e.seq, 'eventId', e.id, 'roomName', e.room_name, 'userId', e.user_id,
+    'content', e.data ->> 'content', 'threadId', e.data -> 'threadId', 'metadata', e.data -> 'metadata',
+    'timestamp', e.created_at)
+    || case when e.client_message_id is null then '{}'::jsonb
+            else jsonb_build_object('clientMessageId', e.client_message_id) end;
+end;
+$$;
+comment on function realtime_message_json(realtime_events) is
+  'A stored message as message:new shows it: {id, eventId, roomName, userId, content, threadId, metadata, timestamp, clientMessageId when the sender gave one}.';
+
 -- Sends many messages in one transaction: a JSON array of {roomName, userId, content, threadId?,
--- metadata?, roles?}. Each allowed message is appended to the event log (its seq is the message id
--- and the replay offset) and clears its sender's typing in that room/thread. Returns an array in
--- the same order of {ok: true, message} or {ok: false, error: {code, message}}. The relay gathers
--- the sends that arrive while a call is in flight into the next call, so under load one commit
--- carries many messages.
+-- metadata?, roles?, clientMessageId?}. Each allowed message is appended to the event log (its seq
+-- is the message id and the replay offset) and clears its sender's typing in that room/thread.
+-- Returns an array in the same order of {ok: true, message}, {ok: true, duplicate: true, message}
+-- or {ok: false, error: {code, message}}. The relay gathers the sends that arrive while a call is
+-- in flight into the next call, so under load one commit carries many messages.
+--
+-- Idempotent sends: a message with a clientMessageId (1 to 128 characters, chosen by the client)
+-- is stored at most once per room, user and id, by the unique index realtime_events_client_message.
+-- A retry (after a lost acknowledgement, a reconnect, on another relay, in the same batch or
+-- concurrently in another transaction) stores nothing, clears no typing and answers the message
+-- stored first, with duplicate: true so the relay does not deliver it again. The first send wins:
+-- a retry with other content still answers the stored message. The key lives as long as the event
+-- (REALTIME_EVENT_RETENTION); a retry after the message was pruned stores it again.
 create or replace function realtime_send_messages(p_messages jsonb, p_now timestamptz default now())
 returns jsonb
 language plpgsql
@@ -424,9 +451,10 @@ declare
   v_content text;
   v_thread text;
   v_metadata jsonb;
+  v_client_id text;
   v_refusal jsonb;
-  v_seq bigint;
-  v_event_id uuid;
+  v_event realtime_events;
+  v_duplicate boolean;
   v_results jsonb[] := '{}';
 begin
   if p_messages is null or jsonb_typeof(p_messages) <> 'array' then
@@ -440,10 +468,16 @@ begin
       v_results := v_results || jsonb_build_object('ok', false, 'error', jsonb_build_object('code', 'RT400', 'message', 'each message must be an object'));
       continue;
     end if;
+    if coalesce(jsonb_typeof(v_item -> 'clientMessageId'), 'null') not in ('null', 'string')
+       or char_length(v_item ->> 'clientMessageId') not between 1 and 128 then
+      v_results := v_results || jsonb_build_object('ok', false, 'error', jsonb_build_object('code', 'RT400', 'message', 'clientMessageId must be a string of 1 to 128 characters'));
+      continue;
+    end if;
     v_user := v_item ->> 'userId';
     v_content := v_item ->> 'content';
     v_thread := v_item ->> 'threadId';
     v_metadata := nullif(v_item -> 'metadata', 'null'::jsonb);
+    v_client_id := v_item ->> 'clientMessageId';
     select * into v_room from realtime_rooms where name = v_item ->> 'roomName';
     v_refusal := realtime_message_refusal(
       v_room, v_item ->> 'roomName', v_user, v_content, v_thread, v_metadata,
@@ -453,23 +487,43 @@ begin
       continue;
     end if;
 
-    insert into realtime_events (type, user_id, room_name, data, created_at)
-    values ('message', v_user, v_room.name,
-            jsonb_build_object('content', v_content, 'threadId', v_thread, 'metadata', v_metadata), p_now)
-    returning seq, id into v_seq, v_event_id;
-    perform realtime_stop_typing(v_room.name, v_user, v_thread, p_now);
+    v_duplicate := false;
+    for v_attempt in 1..3 loop
+      -- A concurrent send of the same key makes this insert wait for that transaction: when it
+      -- commits, nothing is inserted here and the select below (a new snapshot) finds its row.
+      insert into realtime_events (type, user_id, room_name, data, created_at, client_message_id)
+      values ('message', v_user, v_room.name,
+              jsonb_build_object('content', v_content, 'threadId', v_thread, 'metadata', v_metadata), p_now, v_client_id)
+      on conflict (room_name, user_id, client_message_id) where client_message_id is not null do nothing
+      returning * into v_event;
+      exit when found;
+      select * into v_event from realtime_events
+      where room_name = v_room.name and user_id = v_user and client_message_id = v_client_id;
+      v_duplicate := found;
+      -- Not found: the stored message was deleted (pruned) in between; insert again.
+      exit when found;
+    end loop;
+    if v_event.id is null then
+      raise exception 'could not store or find message % of user %', v_client_id, v_user using errcode = '40001';
+    end if;
 
-    v_results := v_results || jsonb_build_object('ok', true, 'message', jsonb_build_object(
-      'id', v_seq, 'eventId', v_event_id, 'roomName', v_room.name, 'userId', v_user,
-      'content', v_content, 'threadId', v_thread, 'metadata', v_metadata, 'timestamp', p_now));
+    if v_duplicate then
+      v_results := v_results || jsonb_build_object('ok', true, 'duplicate', true, 'message', realtime_message_json(v_event));
+    else
+      perform realtime_stop_typing(v_room.name, v_user, v_thread, p_now);
+      v_results := v_results || jsonb_build_object('ok', true, 'message', realtime_message_json(v_event));
+    end if;
   end loop;
   return to_jsonb(v_results);
 end;
 $$;
 comment on function realtime_send_messages(jsonb, timestamptz) is
-  'Stores many messages in one transaction ([{roomName, userId, content, threadId, metadata, roles}]); returns per message {ok, message} or {ok:false, error:{code, message}} in order.';
+  'Stores many messages in one transaction ([{roomName, userId, content, threadId, metadata, roles, clientMessageId}]); returns per message {ok, message}, {ok, duplicate: true, message} (a clientMessageId already stored for that room and user: the stored message, nothing stored again) or {ok:false, error:{code, message}} in order.';
 
 -- Sends one message (see realtime_send_messages); raises RT400/RT403/RT404 when it is refused.
+-- With p_client_message_id a retry answers the message stored first and stores nothing.
+-- (p_client_message_id comes after p_now so that existing positional calls keep working.)
+drop function if exists realtime_send_message(text, text, text, text, jsonb, text[], timestamptz);
 create or replace function realtime_send_message(
   p_room_name text,
   p_user_id text,
@@ -477,7 +531,8 @@ create or replace function realtime_send_message(
   p_thread_id text default null,
   p_metadata jsonb default null,
   p_roles text[] default '{}',
-  p_now timestamptz default now()
+  p_now timestamptz default now(),
+  p_client_message_id text default null
 )
 returns jsonb
 language plpgsql
@@ -490,12 +545,13 @@ declare
 begin
   v_result := realtime_send_messages(jsonb_build_array(jsonb_build_object(
     'roomName', p_room_name, 'userId', p_user_id, 'content', p_content, 'threadId', p_thread_id,
-    'metadata', p_metadata, 'roles', to_jsonb(coalesce(p_roles, '{}'::text[])))), p_now) -> 0;
+    'metadata', p_metadata, 'roles', to_jsonb(coalesce(p_roles, '{}'::text[])),
+    'clientMessageId', p_client_message_id)), p_now) -> 0;
   if not (v_result ->> 'ok')::boolean then
     raise exception '%', v_result #>> '{error,message}' using errcode = v_result #>> '{error,code}';
   end if;
   return v_result -> 'message';
 end;
 $$;
-comment on function realtime_send_message(text, text, text, text, jsonb, text[], timestamptz) is
-  'Checks that the user may send in the room, stores the message in realtime_events (seq = message id) and clears the sender''s typing; returns the message as message:new shows it.';
+comment on function realtime_send_message(text, text, text, text, jsonb, text[], timestamptz, text) is
+  'Checks that the user may send in the room, stores the message in realtime_events (seq = message id) and clears the sender''s typing; returns the message as message:new shows it. With p_client_message_id, a retry stores nothing and returns the message stored first.';

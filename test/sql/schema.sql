@@ -710,7 +710,7 @@ $$;
 -- Name: FUNCTION realtime_join_room(p_room_name text, p_user_id text, p_anonymous boolean, p_auto_create boolean, p_now timestamp with time zone, p_since bigint, p_replay_limit integer); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.realtime_join_room(p_room_name text, p_user_id text, p_anonymous boolean, p_auto_create boolean, p_now timestamp with time zone, p_since bigint, p_replay_limit integer) IS 'Joins a room under the rules of SPEC section 5 (RT404 unknown, RT403 not allowed); returns the room, whether a membership began, members with presence (first 1000), member count, current typers and, with p_since, the messages missed since then (replay).';
+COMMENT ON FUNCTION public.realtime_join_room(p_room_name text, p_user_id text, p_anonymous boolean, p_auto_create boolean, p_now timestamp with time zone, p_since bigint, p_replay_limit integer) IS 'Joins a room under the room rules (RT404 unknown, RT403 not allowed); returns the room, whether a membership began, members with presence (first 1000), member count, current typers and, with p_since, the messages missed since then (replay).';
 
 --
 -- Name: realtime_leave_room(text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
@@ -889,6 +889,58 @@ $$;
 --
 
 COMMENT ON FUNCTION public.realtime_member_refusal(p_room_name text, p_user_id text) IS 'Null when the user is an active member of the room, else {code, message}: RT404 (no room) or RT403 (not a member).';
+
+--
+-- Name: realtime_events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.realtime_events (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    type character varying(100) NOT NULL,
+    user_id character varying(255),
+    room_name character varying(255),
+    data jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    seq bigint NOT NULL,
+    client_message_id character varying(128),
+    CONSTRAINT realtime_events_client_message_id_check CHECK ((char_length((client_message_id)::text) >= 1)),
+    CONSTRAINT realtime_events_type_check CHECK (((type)::text ~ '^[a-z][a-z0-9_.:-]{0,99}$'::text))
+);
+
+--
+-- Name: TABLE realtime_events; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.realtime_events IS 'Event log (connect, disconnect, error, message, join, leave, presence, typing, broadcast); seq orders it.';
+
+--
+-- Name: COLUMN realtime_events.client_message_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.realtime_events.client_message_id IS 'The sender''s own id of a message (message:send clientMessageId): unique per room and user, so a retry stores nothing.';
+
+--
+-- Name: realtime_message_json(public.realtime_events); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_message_json(e public.realtime_events) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  return jsonb_build_object(
+    'id', e.seq, 'eventId', e.id, 'roomName', e.room_name, 'userId', e.user_id,
+    'content', e.data ->> 'content', 'threadId', e.data -> 'threadId', 'metadata', e.data -> 'metadata',
+    'timestamp', e.created_at)
+    || case when e.client_message_id is null then '{}'::jsonb
+            else jsonb_build_object('clientMessageId', e.client_message_id) end;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_message_json(e public.realtime_events); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_message_json(e public.realtime_events) IS 'A stored message as message:new shows it: {id, eventId, roomName, userId, content, threadId, metadata, timestamp, clientMessageId when the sender gave one}.';
 
 --
 -- Name: realtime_message_refusal(public.realtime_rooms, text, text, text, text, jsonb, text[]); Type: FUNCTION; Schema: public; Owner: -
@@ -1570,10 +1622,10 @@ $$;
 COMMENT ON FUNCTION public.realtime_room_members_json(p_room public.realtime_rooms, p_now timestamp with time zone, p_limit integer) IS 'Active members of a room with their presence, earliest first, at most p_limit.';
 
 --
--- Name: realtime_send_message(text, text, text, text, jsonb, text[], timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+-- Name: realtime_send_message(text, text, text, text, jsonb, text[], timestamp with time zone, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.realtime_send_message(p_room_name text, p_user_id text, p_content text, p_thread_id text DEFAULT NULL::text, p_metadata jsonb DEFAULT NULL::jsonb, p_roles text[] DEFAULT '{}'::text[], p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+CREATE FUNCTION public.realtime_send_message(p_room_name text, p_user_id text, p_content text, p_thread_id text DEFAULT NULL::text, p_metadata jsonb DEFAULT NULL::jsonb, p_roles text[] DEFAULT '{}'::text[], p_now timestamp with time zone DEFAULT now(), p_client_message_id text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -1582,7 +1634,8 @@ declare
 begin
   v_result := realtime_send_messages(jsonb_build_array(jsonb_build_object(
     'roomName', p_room_name, 'userId', p_user_id, 'content', p_content, 'threadId', p_thread_id,
-    'metadata', p_metadata, 'roles', to_jsonb(coalesce(p_roles, '{}'::text[])))), p_now) -> 0;
+    'metadata', p_metadata, 'roles', to_jsonb(coalesce(p_roles, '{}'::text[])),
+    'clientMessageId', p_client_message_id)), p_now) -> 0;
   if not (v_result ->> 'ok')::boolean then
     raise exception '%', v_result #>> '{error,message}' using errcode = v_result #>> '{error,code}';
   end if;
@@ -1591,10 +1644,10 @@ end;
 $$;
 
 --
--- Name: FUNCTION realtime_send_message(p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[], p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION realtime_send_message(p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[], p_now timestamp with time zone, p_client_message_id text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.realtime_send_message(p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[], p_now timestamp with time zone) IS 'Checks that the user may send in the room, stores the message in realtime_events (seq = message id) and clears the sender''s typing; returns the message as message:new shows it.';
+COMMENT ON FUNCTION public.realtime_send_message(p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[], p_now timestamp with time zone, p_client_message_id text) IS 'Checks that the user may send in the room, stores the message in realtime_events (seq = message id) and clears the sender''s typing; returns the message as message:new shows it. With p_client_message_id, a retry stores nothing and returns the message stored first.';
 
 --
 -- Name: realtime_send_messages(jsonb, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
@@ -1611,9 +1664,10 @@ declare
   v_content text;
   v_thread text;
   v_metadata jsonb;
+  v_client_id text;
   v_refusal jsonb;
-  v_seq bigint;
-  v_event_id uuid;
+  v_event realtime_events;
+  v_duplicate boolean;
   v_results jsonb[] := '{}';
 begin
   if p_messages is null or jsonb_typeof(p_messages) <> 'array' then
@@ -1627,10 +1681,16 @@ begin
       v_results := v_results || jsonb_build_object('ok', false, 'error', jsonb_build_object('code', 'RT400', 'message', 'each message must be an object'));
       continue;
     end if;
+    if coalesce(jsonb_typeof(v_item -> 'clientMessageId'), 'null') not in ('null', 'string')
+       or char_length(v_item ->> 'clientMessageId') not between 1 and 128 then
+      v_results := v_results || jsonb_build_object('ok', false, 'error', jsonb_build_object('code', 'RT400', 'message', 'clientMessageId must be a string of 1 to 128 characters'));
+      continue;
+    end if;
     v_user := v_item ->> 'userId';
     v_content := v_item ->> 'content';
     v_thread := v_item ->> 'threadId';
     v_metadata := nullif(v_item -> 'metadata', 'null'::jsonb);
+    v_client_id := v_item ->> 'clientMessageId';
     select * into v_room from realtime_rooms where name = v_item ->> 'roomName';
     v_refusal := realtime_message_refusal(
       v_room, v_item ->> 'roomName', v_user, v_content, v_thread, v_metadata,
@@ -1640,15 +1700,32 @@ begin
       continue;
     end if;
 
-    insert into realtime_events (type, user_id, room_name, data, created_at)
-    values ('message', v_user, v_room.name,
-            jsonb_build_object('content', v_content, 'threadId', v_thread, 'metadata', v_metadata), p_now)
-    returning seq, id into v_seq, v_event_id;
-    perform realtime_stop_typing(v_room.name, v_user, v_thread, p_now);
+    v_duplicate := false;
+    for v_attempt in 1..3 loop
+      -- A concurrent send of the same key makes this insert wait for that transaction: when it
+      -- commits, nothing is inserted here and the select below (a new snapshot) finds its row.
+      insert into realtime_events (type, user_id, room_name, data, created_at, client_message_id)
+      values ('message', v_user, v_room.name,
+              jsonb_build_object('content', v_content, 'threadId', v_thread, 'metadata', v_metadata), p_now, v_client_id)
+      on conflict (room_name, user_id, client_message_id) where client_message_id is not null do nothing
+      returning * into v_event;
+      exit when found;
+      select * into v_event from realtime_events
+      where room_name = v_room.name and user_id = v_user and client_message_id = v_client_id;
+      v_duplicate := found;
+      -- Not found: the stored message was deleted (pruned) in between; insert again.
+      exit when found;
+    end loop;
+    if v_event.id is null then
+      raise exception 'could not store or find message % of user %', v_client_id, v_user using errcode = '40001';
+    end if;
 
-    v_results := v_results || jsonb_build_object('ok', true, 'message', jsonb_build_object(
-      'id', v_seq, 'eventId', v_event_id, 'roomName', v_room.name, 'userId', v_user,
-      'content', v_content, 'threadId', v_thread, 'metadata', v_metadata, 'timestamp', p_now));
+    if v_duplicate then
+      v_results := v_results || jsonb_build_object('ok', true, 'duplicate', true, 'message', realtime_message_json(v_event));
+    else
+      perform realtime_stop_typing(v_room.name, v_user, v_thread, p_now);
+      v_results := v_results || jsonb_build_object('ok', true, 'message', realtime_message_json(v_event));
+    end if;
   end loop;
   return to_jsonb(v_results);
 end;
@@ -1658,7 +1735,7 @@ $$;
 -- Name: FUNCTION realtime_send_messages(p_messages jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.realtime_send_messages(p_messages jsonb, p_now timestamp with time zone) IS 'Stores many messages in one transaction ([{roomName, userId, content, threadId, metadata, roles}]); returns per message {ok, message} or {ok:false, error:{code, message}} in order.';
+COMMENT ON FUNCTION public.realtime_send_messages(p_messages jsonb, p_now timestamp with time zone) IS 'Stores many messages in one transaction ([{roomName, userId, content, threadId, metadata, roles, clientMessageId}]); returns per message {ok, message}, {ok, duplicate: true, message} (a clientMessageId already stored for that room and user: the stored message, nothing stored again) or {ok:false, error:{code, message}} in order.';
 
 --
 -- Name: realtime_send_to(text, text, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
@@ -2145,27 +2222,6 @@ CREATE VIEW public.realtime_current_typing AS
 COMMENT ON VIEW public.realtime_current_typing IS 'Typing indicators that have not expired.';
 
 --
--- Name: realtime_events; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.realtime_events (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    type character varying(100) NOT NULL,
-    user_id character varying(255),
-    room_name character varying(255),
-    data jsonb,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    seq bigint NOT NULL,
-    CONSTRAINT realtime_events_type_check CHECK (((type)::text ~ '^[a-z][a-z0-9_.:-]{0,99}$'::text))
-);
-
---
--- Name: TABLE realtime_events; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.realtime_events IS 'Event log (connect, disconnect, error, message, join, leave, presence, typing, broadcast); seq orders it.';
-
---
 -- Name: realtime_events_seq_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -2396,6 +2452,12 @@ CREATE UNIQUE INDEX realtime_connections_open_socket ON public.realtime_connecti
 --
 
 CREATE INDEX realtime_connections_open_user ON public.realtime_connections USING btree (user_id) WHERE (disconnected_at IS NULL);
+
+--
+-- Name: realtime_events_client_message; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX realtime_events_client_message ON public.realtime_events USING btree (room_name, user_id, client_message_id) WHERE (client_message_id IS NOT NULL);
 
 --
 -- Name: realtime_events_room_seq; Type: INDEX; Schema: public; Owner: -
