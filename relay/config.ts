@@ -82,6 +82,11 @@ export interface Config {
   replayLimit: number;
   /** synchronous_commit of the relay's database sessions (see Db). */
   dbSynchronousCommit: boolean;
+  /**
+   * Message batches commit with synchronous_commit = on (set for their transaction only), so an
+   * acknowledged message survives a database crash whatever dbSynchronousCommit says.
+   */
+  durableMessages: boolean;
   dbPoolSize: number;
   /** statement_timeout of the relay's pooled sessions, ms (0: the role's or server's setting). */
   dbStatementTimeoutMs: number;
@@ -270,6 +275,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     presenceVisibility: oneOf(env, "REALTIME_PRESENCE_VISIBILITY", ["rooms", "all"] as const, "rooms"),
     replayLimit: int(env, "REALTIME_REPLAY_LIMIT", 100, 1, 1000),
     dbSynchronousCommit: bool(env, "REALTIME_DB_SYNCHRONOUS_COMMIT", false),
+    durableMessages: bool(env, "REALTIME_DURABLE_MESSAGES", true),
     dbPoolSize: int(env, "REALTIME_DB_POOL_SIZE", 10, 1, 500),
     dbStatementTimeoutMs: int(env, "REALTIME_STATEMENT_TIMEOUT", 30_000, 0, 3_600_000),
     dbIdleTxTimeoutMs: int(env, "REALTIME_IDLE_TX_TIMEOUT", 10_000, 0, 3_600_000),

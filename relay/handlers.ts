@@ -4,7 +4,7 @@
 import type { Logger } from "./logger.js";
 import { typingKey } from "./limits.js";
 import { RealtimeError, toRealtimeError } from "./protocol.js";
-import { roomKey, type Relay, type RelaySocket } from "./server.js";
+import { roomKey, type OutgoingMessage, type Relay, type RelaySocket } from "./server.js";
 import * as v from "./validate.js";
 
 type Handler = (payload: unknown) => Promise<unknown> | unknown;
@@ -135,14 +135,21 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     const content = v.string(p, "content", { max: config.maxMessageLength });
     const threadId = v.threadId(p);
     const metadata = v.optionalJsonObject(p, "metadata", 8192);
-    const message = await relay.messages.submit({
+    const clientMessageId = v.clientMessageId(p);
+    const outgoing: OutgoingMessage & { clientMessageId?: string } = {
       roomName,
       userId,
       content,
       threadId: threadId ?? null,
       metadata: metadata ?? null,
       roles: identity().roles,
-    });
+      ...(clientMessageId !== undefined ? { clientMessageId } : {}),
+    };
+    const { duplicate, ...message } = await relay.messages.submit(outgoing);
+    // A retry of a clientMessageId already stored (the acknowledgement was lost, the client
+    // reconnected, maybe to another relay): SQL stored nothing and answered the stored message.
+    // Its message:new went out with the first send, so it is only acknowledged, not delivered again.
+    if (duplicate) return message;
     metrics.messages.inc();
     // Sending cleared the sender's typing here in SQL: the next start must reach SQL again.
     socket.data.limits.typingStopped(typingKey(roomName, threadId));

@@ -150,9 +150,21 @@ export class Relay {
         : this.config.demoTokens && this.config.jwtSecret
           ? this.config.jwtSecret
           : undefined;
+    // Acknowledged means stored: with durableMessages the batch's transaction commits with
+    // synchronous_commit = on (set_config local to it, same round trip), so the acknowledgement
+    // waits for the WAL flush while the session's other commits stay as configured. A retry of a
+    // stored clientMessageId comes back with duplicate: true (the handler does not deliver it again).
     this.messages = new Batcher(async (items) => {
-      const rows = await this.db.value<StoredMessageResult[]>("send_messages", "select realtime_send_messages($1::jsonb) as v", [jsonParam(items)]);
-      return rows.map((r): ItemResult<StoredMessage> => (r.ok ? { ok: true, value: r.message! } : { ok: false, error: r.error! }));
+      const rows = await this.db.value<(StoredMessageResult & { duplicate?: boolean })[]>(
+        "send_messages",
+        this.config.durableMessages
+          ? "select realtime_send_messages($1::jsonb) as v, set_config('synchronous_commit', 'on', true)"
+          : "select realtime_send_messages($1::jsonb) as v",
+        [jsonParam(items)],
+      );
+      return rows.map((r): ItemResult<StoredMessage> =>
+        r.ok ? { ok: true, value: r.duplicate ? { ...r.message!, duplicate: true } : r.message! } : { ok: false, error: r.error! },
+      );
     }, 100);
     this.typing = new Batcher(
       (items) =>

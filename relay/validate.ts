@@ -63,6 +63,23 @@ export function threadId(p: Payload): string | undefined {
   return optionalString(p, "threadId", { max: 255, identifier: true });
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * message:send's optional clientMessageId: the sender's own id of the message, 1 to 128 characters
+ * without control characters or lone surrogates (stored as is: two ids that would both be stored
+ * as U+FFFD must not collide), the key that makes a retry return the stored message.
+ */
+export function clientMessageId(p: Payload): string | undefined {
+  const v = p.clientMessageId;
+  if (v === undefined || v === null) return undefined;
+  const what = "clientMessageId must be a string of 1 to 128 characters without control characters";
+  if (typeof v !== "string") bad(what, { field: "clientMessageId" });
+  const len = [...v].length;
+  if (len < 1 || len > 128 || CONTROL.test(v) || LONE_SURROGATE.test(v)) bad(what, { field: "clientMessageId", max: 128 });
+  return v;
+}
+
 export function oneOf<T extends string>(p: Payload, field: string, values: readonly T[]): T {
   const v = p[field];
   if (typeof v !== "string" || !(values as readonly string[]).includes(v)) {

@@ -1,17 +1,23 @@
-// Messages and SQL-originated broadcasts over real sockets (SPEC sections 4 and 5, functions/broadcast.sql):
+// Messages and SQL-originated broadcasts over real sockets (functions/rooms.sql, functions/broadcast.sql):
 // message:new reaches every socket in the room (a member's second device too) and no one else;
 // realtime_broadcast / realtime_broadcast_user from a DBA's connection reach the right sockets.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import crypto from "node:crypto";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { TEST_REDIS_URL } from "../helpers/env.js";
 import {
+  ack,
   ackError,
   ackOk,
   connect,
   createRoom,
   expectNoEvent,
   nextEvent,
+  record,
   startRelay,
   token,
   uid,
+  until,
   type Client,
   type TestRelay,
 } from "../helpers/relay.js";
@@ -195,5 +201,205 @@ describe("many sends at once", () => {
     const stored = await relay.db.v("select count(*)::int as v from realtime_events where type = 'message' and room_name = $1", [room]);
     expect(stored).toBe(90);
     for (const s of [...senders, outsider]) s.disconnect();
+  });
+});
+
+describe("idempotent sends (clientMessageId)", () => {
+  /** Sends a fresh message from `from` and waits until every socket in `sockets` has it: socket.io
+   * delivers in order on a connection, so anything emitted to them earlier has arrived too. */
+  async function barrier(from: Client, roomName: string, sockets: Client[]) {
+    const content = `barrier ${uid()}`;
+    const arrived = sockets.map((c) => nextEvent(c, "message:new", (m: any) => m.content === content, 5000));
+    await ackOk(from, "message:send", { roomName, content });
+    await Promise.all(arrived);
+  }
+  const withId = (seen: any[], clientMessageId: string) => seen.filter((m) => m.clientMessageId === clientMessageId);
+
+  it("echoes clientMessageId in the acknowledgement and in message:new, so the sender can match its echo", async () => {
+    const s = await scene();
+    const echo = nextEvent(s.b, "message:new", (m: any) => m.clientMessageId === "echo-1");
+    const sent = await ackOk(s.b, "message:send", { roomName: s.room, content: "mine", clientMessageId: "echo-1" });
+    expect(sent).toMatchObject({ content: "mine", clientMessageId: "echo-1" });
+    expect(await echo).toEqual(sent);
+    // Without one, the message has no clientMessageId key.
+    const plain = await ackOk(s.b, "message:send", { roomName: s.room, content: "plain" });
+    expect(plain).not.toHaveProperty("clientMessageId");
+    s.close();
+  });
+
+  it("a retry after a reconnect answers the stored message (same id and eventId) and is not delivered again", async () => {
+    const s = await scene();
+    const seen = [s.a1, s.a2].map((c) => record(c, "message:new"));
+    const seenByB = record(s.b, "message:new");
+    const cid = `retry-${uid()}`;
+    const first = await ackOk(s.b, "message:send", { roomName: s.room, content: "exactly once", clientMessageId: cid });
+    await until(() => seen.every((r) => withId(r, cid).length === 1) && withId(seenByB, cid).length === 1);
+
+    // The acknowledgement "was lost": bob reconnects (his socket is put back in the room) and retries.
+    s.b.disconnect();
+    const b2 = await connect(relay.url, token(s.bob));
+    const seenByB2 = record(b2, "message:new");
+    const retry = await ackOk(b2, "message:send", { roomName: s.room, content: "exactly once", clientMessageId: cid });
+
+    expect(retry).toEqual(first);
+    await barrier(s.a1, s.room, [s.a1, s.a2, b2]);
+    for (const r of seen) expect(withId(r, cid)).toEqual([first]);
+    expect(withId(seenByB2, cid)).toEqual([]);
+    expect(await relay.db.v("select count(*)::int as v from realtime_events where type = 'message' and client_message_id = $1", [cid])).toBe(1);
+    b2.disconnect();
+    s.close();
+  });
+
+  it("repeats sent at once (ack timeouts) from two devices of the same user are stored and delivered once per member", async () => {
+    const s = await scene();
+    const members = [s.a1, s.a2, s.b];
+    const seen = members.map((c) => record(c, "message:new"));
+    const cid = `burst-${uid()}`;
+    // Five sends from each of alice's devices without waiting for any answer.
+    const acks = [s.a1, s.a2].flatMap((c) =>
+      Array.from({ length: 5 }, () => ack(c, "message:send", { roomName: s.room, content: "once please", clientMessageId: cid })),
+    );
+    const results = await Promise.all(acks);
+
+    expect(results.every((r) => r.ok)).toBe(true);
+    const messages = results.map((r) => (r.ok ? r.data : null));
+    expect(new Set(messages.map((m) => m.id)).size).toBe(1);
+    expect(new Set(messages.map((m) => m.eventId)).size).toBe(1);
+    await barrier(s.b, s.room, members);
+    for (const r of seen) expect(withId(r, cid)).toEqual([messages[0]]);
+    expect(await relay.db.v("select count(*)::int as v from realtime_events where type = 'message' and client_message_id = $1", [cid])).toBe(1);
+    s.close();
+  });
+
+  it("the same clientMessageId from another user is another message", async () => {
+    const s = await scene();
+    const fromBob = await ackOk(s.b, "message:send", { roomName: s.room, content: "bob's", clientMessageId: "shared" });
+    const fromAlice = await ackOk(s.a1, "message:send", { roomName: s.room, content: "alice's", clientMessageId: "shared" });
+    expect(fromAlice.id).not.toBe(fromBob.id);
+    expect(fromAlice).toMatchObject({ userId: s.alice, content: "alice's", clientMessageId: "shared" });
+    s.close();
+  });
+
+  it("refuses a clientMessageId that is not a string of 1 to 128 characters without control characters (BAD_REQUEST), before storing anything", async () => {
+    const s = await scene();
+    const before = await relay.db.v("select count(*)::int as v from realtime_events where type = 'message' and room_name = $1", [s.room]);
+    for (const bad of ["", "x".repeat(129), 42, { id: 1 }, ["a"], "line\nbreak", "tab\there", "\ud800lone"]) {
+      const e = await ackError(s.b, "message:send", "BAD_REQUEST", { roomName: s.room, content: "hi", clientMessageId: bad });
+      expect(e.message).toMatch(/clientMessageId must be a string of 1 to 128 characters/);
+    }
+    expect(await ackOk(s.b, "message:send", { roomName: s.room, content: "ok", clientMessageId: "🙂".repeat(128) })).toMatchObject({ content: "ok" });
+    expect(await ackOk(s.b, "message:send", { roomName: s.room, content: "null is none", clientMessageId: null })).not.toHaveProperty("clientMessageId");
+    const after = await relay.db.v("select count(*)::int as v from realtime_events where type = 'message' and room_name = $1", [s.room]);
+    expect(after - before).toBe(2);
+    s.close();
+  });
+});
+
+describe("idempotent sends across relays", () => {
+  let relayA: TestRelay;
+  let relayB: TestRelay;
+
+  beforeAll(async () => {
+    const env = { REALTIME_REDIS_URL: TEST_REDIS_URL, REALTIME_REDIS_PREFIX: `rt-idem-${crypto.randomBytes(4).toString("hex")}` };
+    relayA = await startRelay(env);
+    relayB = await startRelay(env, { db: relayA.db });
+  });
+  afterAll(async () => {
+    await relayB?.dispose();
+    await relayA?.dispose();
+  });
+
+  it("a retry on a second relay sharing the database answers the stored message and no member gets it twice", async () => {
+    const room = await createRoom(relayA.db, uid("shared"));
+    const alice = uid("alice");
+    const bob = uid("bob");
+    const carol = uid("carol");
+    const bobOnA = await connect(relayA.url, token(bob));
+    const aliceOnA = await connect(relayA.url, token(alice));
+    const carolOnB = await connect(relayB.url, token(carol));
+    for (const c of [bobOnA, aliceOnA, carolOnB]) await ackOk(c, "room:join", { roomName: room });
+    const seenA = record(aliceOnA, "message:new");
+    const seenC = record(carolOnB, "message:new");
+    const cid = `across-${uid()}`;
+
+    const first = await ackOk(bobOnA, "message:send", { roomName: room, content: "one copy", clientMessageId: cid });
+    await until(() => seenA.some((m) => m.clientMessageId === cid) && seenC.some((m) => m.clientMessageId === cid), 5000);
+
+    // Bob's link to relay A breaks before the acknowledgement; he reconnects to relay B and retries.
+    bobOnA.disconnect();
+    const bobOnB = await connect(relayB.url, token(bob));
+    const seenBobB = record(bobOnB, "message:new");
+    const retry = await ackOk(bobOnB, "message:send", { roomName: room, content: "one copy", clientMessageId: cid });
+    expect(retry).toEqual(first);
+
+    // Barrier from each relay: a fresh message reaches everyone after anything emitted before it.
+    for (const from of [aliceOnA, carolOnB]) {
+      const content = `barrier ${uid()}`;
+      const arrived = [aliceOnA, carolOnB, bobOnB].map((c) => nextEvent(c, "message:new", (m: any) => m.content === content, 5000));
+      await ackOk(from, "message:send", { roomName: room, content });
+      await Promise.all(arrived);
+    }
+    expect(seenA.filter((m) => m.clientMessageId === cid)).toEqual([first]);
+    expect(seenC.filter((m) => m.clientMessageId === cid)).toEqual([first]);
+    expect(seenBobB.filter((m) => m.clientMessageId === cid)).toEqual([]);
+    expect(await relayA.db.v("select count(*)::int as v from realtime_events where client_message_id = $1", [cid])).toBe(1);
+    for (const c of [aliceOnA, carolOnB, bobOnB]) c.disconnect();
+  });
+});
+
+describe("durable messages (REALTIME_DURABLE_MESSAGES)", () => {
+  /** The statement and parameters the relay sends for message batches, caught on their way to the pool. */
+  async function sendStatement(r: TestRelay): Promise<{ text: string; values: unknown[] }> {
+    const db = r.server.relay.db;
+    const spy = vi.spyOn(db, "query");
+    try {
+      const room = await createRoom(r.db, uid("durable"));
+      const c = await connect(r.url, token(uid("writer")));
+      await ackOk(c, "room:join", { roomName: room });
+      await ackOk(c, "message:send", { roomName: room, content: "kept", clientMessageId: uid("d") });
+      c.disconnect();
+      const call = spy.mock.calls.find(([name]) => name === "send_messages");
+      expect(call, "no send_messages call seen").toBeDefined();
+      return { text: call![1], values: call![2] ?? [] };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  /** Runs the statement in a transaction of a session with synchronous_commit = off (the relay's
+   * default for its sessions): the setting in force when that transaction commits, and after it. */
+  async function commitSetting(r: TestRelay, text: string, values: unknown[]): Promise<{ atCommit: string; after: string }> {
+    const client = new pg.Client({ connectionString: r.db.url, options: "-c synchronous_commit=off" });
+    await client.connect();
+    try {
+      await client.query("begin");
+      await client.query(text, values);
+      const atCommit = (await client.query("show synchronous_commit")).rows[0].synchronous_commit;
+      await client.query("rollback");
+      const after = (await client.query("show synchronous_commit")).rows[0].synchronous_commit;
+      return { atCommit, after };
+    } finally {
+      await client.end();
+    }
+  }
+
+  it("by default a message batch commits with synchronous_commit = on, for its own transaction only; the relay's sessions stay off", async () => {
+    const { text, values } = await sendStatement(relay);
+    expect(text).toMatch(/set_config\('synchronous_commit', 'on', true\)/);
+    expect(await commitSetting(relay, text, values)).toEqual({ atCommit: "on", after: "off" });
+    // Ephemeral state (typing, touches, presence) keeps the session's asynchronous commits.
+    expect(await relay.server.relay.db.value("show", "select current_setting('synchronous_commit') as v")).toBe("off");
+  });
+
+  it("REALTIME_DURABLE_MESSAGES=false leaves message batches to the session's synchronous_commit", async () => {
+    const fast = await startRelay({ REALTIME_DURABLE_MESSAGES: "false" }, { db: relay.db });
+    try {
+      expect(fast.server.relay.config.durableMessages).toBe(false);
+      const { text, values } = await sendStatement(fast);
+      expect(text).not.toMatch(/synchronous_commit/);
+      expect(await commitSetting(fast, text, values)).toEqual({ atCommit: "off", after: "off" });
+    } finally {
+      await fast.dispose();
+    }
   });
 });
