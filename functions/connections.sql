@@ -2,8 +2,29 @@
 -- heartbeat, and closes them on disconnect. disconnect_stale_connections() closes what a crashed
 -- relay left behind.
 
+-- A relay's heartbeat interval and the silence after which it counts as dead, from the settings it
+-- registered with (realtime_node_start's p_metadata), else the caller's default.
+create or replace function realtime_node_heartbeat_interval(n realtime_nodes)
+returns interval
+language sql
+immutable
+as $$
+  select make_interval(secs => coalesce((n.metadata ->> 'heartbeatMs')::double precision, 30000) / 1000);
+$$;
+comment on function realtime_node_heartbeat_interval(realtime_nodes) is 'How often a relay heartbeats (its registered heartbeatMs, else 30 s).';
+
+create or replace function realtime_node_stale_after(n realtime_nodes, p_default interval default interval '90 seconds')
+returns interval
+language sql
+immutable
+as $$
+  select coalesce(make_interval(secs => (n.metadata ->> 'staleAfterMs')::double precision / 1000), p_default);
+$$;
+comment on function realtime_node_stale_after(realtime_nodes, interval) is 'How long a relay may be silent before it counts as dead (its registered staleAfterMs, else p_default).';
+
 -- Registers (or re-registers) a relay node. Connections recorded under this node id by an earlier
--- process are closed: a restarted relay does not resurrect dead rows.
+-- process are closed: a restarted relay does not resurrect dead rows. p_metadata carries the relay's
+-- own timings ({heartbeatMs, staleAfterMs}), so every relay and the CLI judge it by its settings.
 create or replace function realtime_node_start(
   p_node_id text,
   p_hostname text default null,
@@ -23,11 +44,17 @@ begin
   if p_node_id is null or char_length(p_node_id) not between 1 and 128 then
     raise exception 'node id must be 1 to 128 characters' using errcode = 'RT400';
   end if;
-  insert into realtime_nodes as n (id, hostname, pid, started_at, last_heartbeat, stopped_at, metadata)
-  values (p_node_id, p_hostname, p_pid, p_now, p_now, null, coalesce(p_metadata, '{}'))
+  if p_metadata is not null and (
+       jsonb_typeof(p_metadata) <> 'object'
+       or exists (select 1 from unnest(array['heartbeatMs', 'staleAfterMs']) as k
+                  where p_metadata ? k and (jsonb_typeof(p_metadata -> k) <> 'number' or (p_metadata ->> k)::numeric <= 0))) then
+    raise exception 'node metadata must be an object whose heartbeatMs and staleAfterMs are positive numbers' using errcode = 'RT400';
+  end if;
+  insert into realtime_nodes as n (id, hostname, pid, started_at, last_heartbeat, alive_since, stopped_at, metadata)
+  values (p_node_id, p_hostname, p_pid, p_now, p_now, p_now, null, coalesce(p_metadata, '{}'))
   on conflict (id) do update set
     hostname = excluded.hostname, pid = excluded.pid, started_at = p_now,
-    last_heartbeat = p_now, stopped_at = null, metadata = excluded.metadata;
+    last_heartbeat = p_now, alive_since = p_now, stopped_at = null, metadata = excluded.metadata;
   select count(*) into v_closed from realtime_close_node_connections(p_node_id, 'node restarted', p_now);
   return v_closed;
 end;
@@ -36,8 +63,11 @@ comment on function realtime_node_start(text, text, integer, jsonb, timestamptz)
   'Registers a relay node (heartbeat now) and closes connections an earlier process left under the same id; returns how many.';
 
 -- Heartbeat of a relay: marks the node alive and touches its live sockets in one call. Returns the
--- socket ids that are no longer open in the database (closed by a sweep while this relay was
--- unresponsive), so the relay can disconnect them and let the clients reconnect.
+-- socket ids that are no longer open in the database (closed by a sweep, or lost with the UNLOGGED
+-- table in a crash), so the relay can register them again in place.
+-- alive_since is the start of the node's unbroken run of heartbeats: a heartbeat after a gap longer
+-- than two heartbeat intervals (an outage, a stalled process) starts a new run. A run is the
+-- evidence disconnect_stale_connections needs before it calls another relay dead.
 -- p_active_socket_ids: the sockets that sent events since the previous heartbeat (for idle-to-away).
 create or replace function realtime_node_heartbeat(
   p_node_id text,
@@ -54,9 +84,16 @@ as $$
 declare
   v_active_users text[];
 begin
-  update realtime_nodes set last_heartbeat = p_now, stopped_at = null where id = p_node_id;
+  update realtime_nodes n
+  set last_heartbeat = p_now,
+      stopped_at = null,
+      alive_since = case
+        when n.alive_since is null or p_now - n.last_heartbeat > 2 * realtime_node_heartbeat_interval(n) then p_now
+        else n.alive_since
+      end
+  where n.id = p_node_id;
   if not found then
-    insert into realtime_nodes (id, started_at, last_heartbeat) values (p_node_id, p_now, p_now);
+    insert into realtime_nodes (id, started_at, last_heartbeat, alive_since) values (p_node_id, p_now, p_now, p_now);
   end if;
   if coalesce(array_length(p_active_socket_ids, 1), 0) > 0 then
     with active as (
@@ -353,8 +390,18 @@ comment on function realtime_node_stop(text, timestamptz, interval) is 'Closes a
 
 -- Closes connections whose relay stopped heart-beating (or was never registered) or that showed no
 -- activity for p_activity_timeout, fixes presence, clears their typing, and returns what it closed.
--- Also settles users shown online with no open connection (e.g. after a crash emptied the UNLOGGED
--- connections table). Safe to run from any number of relays: one runs, the others return nothing.
+-- Safe to run from any number of relays: one runs, the others return nothing.
+--
+-- Silence alone is no proof of death: during a database outage no relay can heartbeat. A relay
+-- counts as dead only when another relay's unbroken run of heartbeats (alive_since to
+-- last_heartbeat) shows the database was reachable for the dead one's whole stale-after period
+-- after its last heartbeat. After an outage every run starts again, so each relay has its full
+-- stale-after period to heartbeat and re-assert its sockets before anyone may sweep it.
+-- p_node_timeout applies to relays that registered no staleAfterMs.
+--
+-- Users shown online with no open connection (a crash emptied the UNLOGGED connections table) get a
+-- grace period of p_node_timeout instead of going offline at once: their relays re-register the
+-- sockets they still hold within a heartbeat, and only users nobody re-registers go offline.
 create or replace function disconnect_stale_connections(
   p_now timestamptz default now(),
   p_node_timeout interval default interval '90 seconds',
@@ -380,14 +427,24 @@ begin
       left join realtime_nodes n on n.id = c.node_id
       where c.disconnected_at is null
         and c.node_id is not null
-        and (n.id is null or n.stopped_at is not null or n.last_heartbeat < p_now - p_node_timeout)
+        and (n.id is null or n.stopped_at is not null or (
+          n.last_heartbeat < p_now - realtime_node_stale_after(n, p_node_timeout)
+          and exists (
+            select 1 from realtime_nodes w
+            where w.id <> n.id
+              and w.last_heartbeat - greatest(w.alive_since, n.last_heartbeat) >= realtime_node_stale_after(n, p_node_timeout))))
     ), 'node dead', p_now);
 
   return query
   select * from realtime_close_connections(
     array(
       select c.id from realtime_connections c
+      left join realtime_nodes n on n.id = c.node_id
       where c.disconnected_at is null and c.last_activity < p_now - p_activity_timeout
+        -- A live relay touches every socket it holds with each heartbeat: a row it heartbeated past
+        -- without touching is one it no longer holds. Rows of a relay that could not heartbeat
+        -- (an outage) are left to the dead-relay rule above.
+        and (c.node_id is null or n.id is null or n.last_heartbeat > c.last_activity)
     ), 'inactive', p_now);
 
   for v_user in
@@ -395,7 +452,7 @@ begin
     where p.status <> 'offline' and p.offline_at is null
       and not exists (select 1 from realtime_connections c where c.user_id = p.user_id and c.disconnected_at is null)
   loop
-    perform realtime_refresh_presence(v_user, p_now);
+    perform realtime_refresh_presence(v_user, p_now, p_node_timeout);
   end loop;
 
   -- Closed connection rows are history: keep a day of it.
@@ -403,4 +460,4 @@ begin
 end;
 $$;
 comment on function disconnect_stale_connections(timestamptz, interval, interval) is
-  'Closes connections of dead relays (no heartbeat for p_node_timeout) or idle past p_activity_timeout, fixes presence, clears typing; returns the closed sockets. Concurrent callers: one does the work.';
+  'Closes connections of dead relays (silent for their stale-after period while another relay''s heartbeats show the database was up) or of sockets their relay no longer holds past p_activity_timeout, fixes presence, clears typing; returns the closed sockets. Concurrent callers: one does the work.';

@@ -143,3 +143,61 @@ end;
 $$;
 comment on function realtime_room_events_since(text, text, bigint, integer, boolean) is
   'Messages of a room after id p_since for a reader allowed to see them: {events, gap, latestId}; gap means the client must refetch.';
+
+-- What a relay's sockets may have missed while its Redis or LISTEN connection was down: the
+-- messages stored in the given rooms since p_since (oldest first, at most p_limit), presence
+-- changed since then of the given users and of members of those rooms, and membership changes
+-- of those rooms since then. The relay delivers these to its own sockets, skipping messages it
+-- already delivered (by id).
+create or replace function realtime_changes_since(
+  p_room_names text[],
+  p_user_ids text[],
+  p_since timestamptz,
+  p_limit integer default 10000,
+  p_now timestamptz default now()
+)
+returns jsonb
+language plpgsql
+stable
+as $$
+begin
+  if p_since is null then
+    raise exception 'since is required' using errcode = 'RT400';
+  end if;
+  if p_limit is null or p_limit not between 1 and 100000 then
+    raise exception 'limit must be between 1 and 100000' using errcode = 'RT400';
+  end if;
+  return jsonb_build_object(
+    'messages', (
+      select coalesce(jsonb_agg(m.msg order by m.seq), '[]'::jsonb) from (
+        select e.seq, realtime_message_json(e) as msg
+        from realtime_events e
+        where e.type = 'message' and e.room_name = any (coalesce(p_room_names, '{}')) and e.created_at >= p_since
+        order by e.seq
+        limit p_limit
+      ) m),
+    'presence', (
+      select coalesce(jsonb_agg(realtime_presence_json(p, p_now) || jsonb_build_object('rooms', to_jsonb(realtime_user_room_names(p.user_id)))), '[]'::jsonb)
+      from realtime_presence p
+      where p.updated_at >= p_since
+        and (p.user_id = any (coalesce(p_user_ids, '{}')) or exists (
+          select 1 from realtime_room_members rm join realtime_rooms r on r.id = rm.room_id
+          where rm.user_id = p.user_id and rm.left_at is null and r.name = any (coalesce(p_room_names, '{}'))))),
+    'members', (
+      select coalesce(jsonb_agg(jsonb_build_object('roomName', c.room_name, 'userId', c.user_id, 'op', c.op) order by c.at), '[]'::jsonb)
+      from (
+        select r.name as room_name, rm.user_id, 'joined' as op, rm.joined_at as at
+        from realtime_room_members rm join realtime_rooms r on r.id = rm.room_id
+        where r.name = any (coalesce(p_room_names, '{}')) and rm.joined_at >= p_since and rm.left_at is null
+        union all
+        select r.name, rm.user_id, 'left', rm.left_at
+        from realtime_room_members rm join realtime_rooms r on r.id = rm.room_id
+        where r.name = any (coalesce(p_room_names, '{}')) and rm.left_at >= p_since
+          and not exists (select 1 from realtime_room_members again
+                          where again.room_id = rm.room_id and again.user_id = rm.user_id and again.left_at is null)
+      ) c)
+  );
+end;
+$$;
+comment on function realtime_changes_since(text[], text[], timestamptz, integer, timestamptz) is
+  'Messages, presence and membership changes since a time, for the rooms and users a relay serves: what its sockets may have missed while its Redis or LISTEN connection was down.';

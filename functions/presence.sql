@@ -137,10 +137,14 @@ begin
   v_custom := realtime_check_custom_status(p_custom_status);
 
   select * into v_old from realtime_presence where user_id = p_user_id for update;
+  -- Visible with no open connection and no grace running: the rows were lost (a crash empties the
+  -- UNLOGGED connections table) and the relays are re-registering them. The sweep, not this call,
+  -- decides whether such a user is gone.
   v_connected := exists (
     select 1 from realtime_connections
     where user_id = p_user_id and disconnected_at is null
-  ) or (v_old.offline_at is not null and v_old.offline_at > p_now);
+  ) or (v_old.offline_at is not null and v_old.offline_at > p_now)
+    or (v_old.status is not null and v_old.status <> 'offline' and v_old.offline_at is null);
 
   insert into realtime_presence as p (user_id, status, chosen_status, custom_status, last_seen, updated_at)
   values (

@@ -14,6 +14,11 @@ async function conn(socket: string) {
 async function status(user: string) {
   return ctx.db.v("select status as v from realtime_presence where user_id = $1", [user]);
 }
+/** A relay heart-beating every `step` seconds from `from` to `to` (its run: the evidence a sweep needs). */
+async function heartbeats(node: string, sockets: string[], from: number, to: number, step = 30) {
+  for (let t = from; t < to; t += step) await ctx.db.q("select realtime_node_heartbeat($1, $2, $3)", [node, sockets, at(t)]);
+  return ctx.db.v("select realtime_node_heartbeat($1, $2, $3) as v", [node, sockets, at(to)]);
+}
 
 describe("registering", () => {
   it("records the socket and returns presence and rooms", async () => {
@@ -107,7 +112,7 @@ describe("relay crash", () => {
     await ctx.db.q("select realtime_add_member($1, $2), realtime_add_member($1, $3)", [room, alice, bob]);
     await ctx.db.q("select realtime_start_typing($1, $2, null, $3, interval '1 hour', $4)", [room, alice, sa, at(2)]);
     // Only the live relay heartbeats (its sockets with it).
-    expect(await ctx.db.v("select realtime_node_heartbeat($1, $2, $3) as v", [live, [sb], at(100)])).toEqual([]);
+    expect(await heartbeats(live, [sb], 30, 100)).toEqual([]);
     await ctx.l.reset();
 
     // Action: a sweep at +100s (node timeout 90s).
@@ -153,8 +158,7 @@ describe("relay crash", () => {
     await register(busy, uid("u"), node, 300);
     await register(idle, uid("u"), node, 300);
     await register(nodeless, uid("u"), null, 300);
-    await ctx.db.q("select realtime_node_heartbeat($1, $2, $3)", [node, [busy], at(500)]);
-    await ctx.db.q("select realtime_node_heartbeat($1, $2, $3)", [node, [busy], at(700)]);
+    await heartbeats(node, [busy], 330, 700);
 
     // 400 s idle: more than the 5 minute default.
     const closed = await ctx.db.q("select * from disconnect_stale_connections(p_now => $1)", [at(700)]);
@@ -162,18 +166,62 @@ describe("relay crash", () => {
 
     expect(mine).toEqual([[idle, "inactive"], [nodeless, "inactive"]].sort());
     expect((await conn(busy)).disconnected_at).toBeNull();
-    // A custom threshold.
-    const strict = await ctx.db.q("select * from disconnect_stale_connections($1, interval '90 seconds', interval '10 seconds') ", [at(720)]);
+    // A socket the relay still touches is held, whatever the threshold; one it heartbeats past is not.
+    const kept = await ctx.db.q("select * from disconnect_stale_connections($1, interval '90 seconds', interval '10 seconds') ", [at(720)]);
+    expect(kept.map((c) => c.socket_id)).not.toContain(busy);
+    await ctx.db.q("select realtime_node_heartbeat($1, $2, $3)", [node, [], at(725)]);
+    const strict = await ctx.db.q("select * from disconnect_stale_connections($1, interval '90 seconds', interval '10 seconds') ", [at(726)]);
     expect(strict.map((c) => c.socket_id)).toContain(busy);
   });
 
-  it("settles a user shown online with no open connection", async () => {
+  it("leaves the rows of a relay that could not heartbeat alone until its heartbeat may be expected", async () => {
+    // Setup: a relay whose heartbeats failed for 5 minutes (a database outage or a network cut),
+    // whose socket has not been touched for that long either.
+    const [node, s] = [uid("node"), uid("s")];
+    // (Times apart from the other tests' relays, whose heartbeats would be evidence too.)
+    await ctx.db.q("select realtime_node_start($1, p_now => $2)", [node, at(5000)]);
+    await register(s, uid("u"), node, 5000);
+
+    const closed = await ctx.db.q("select * from disconnect_stale_connections(p_now => $1)", [at(5400)]);
+
+    expect(closed.map((c) => c.socket_id)).not.toContain(s);
+    expect((await conn(s)).disconnected_at).toBeNull();
+  });
+
+  it("gives a user shown online with no open connection a grace period, then settles them offline", async () => {
+    // A crash emptied the UNLOGGED connections table: u is still shown online.
     const u = uid("u");
     await ctx.db.q("insert into realtime_presence (user_id, status, last_seen) values ($1, 'online', $2)", [u, at(0)]);
+    await ctx.l.reset();
 
     await ctx.db.q("select * from disconnect_stale_connections(p_now => $1)", [at(800)]);
+    await ctx.db.q("select realtime_tick($1)", [at(801)]);
 
+    expect(await status(u)).toBe("online");
+    await ctx.db.q("select realtime_tick($1)", [at(800 + 91)]);
     expect(await status(u)).toBe("offline");
+    await ctx.l.sync();
+    expect(ctx.l.ofKind("presence").filter((m) => m.userId === u).map((m) => m.status)).toEqual(["offline"]);
+  });
+
+  it("announces nothing for a user whose relay registers the socket again within the grace period", async () => {
+    const [node, s, u] = [uid("node"), uid("s"), uid("u")];
+    await ctx.db.q("select realtime_node_start($1, p_now => $2)", [node, at(0)]);
+    await register(s, u, node, 0);
+    // The crash: connection rows gone, presence kept.
+    await ctx.db.q("delete from realtime_connections where socket_id = $1", [s]);
+    await ctx.l.reset();
+
+    await ctx.db.q("select * from disconnect_stale_connections(p_now => $1)", [at(10)]);
+    // A presence update before the relay noticed is not stored as offline.
+    await ctx.db.q("select realtime_set_presence($1, 'busy', null, $2)", [u, at(11)]);
+    expect(await heartbeats(node, [s], 12, 12)).toEqual([s]);
+    await register(s, u, node, 12);
+    await ctx.db.q("select realtime_tick($1)", [at(200)]);
+
+    expect(await status(u)).toBe("busy");
+    await ctx.l.sync();
+    expect(ctx.l.ofKind("presence").filter((m) => m.userId === u).map((m) => m.status)).toEqual(["busy"]);
   });
 
   it("deletes closed connection rows older than a day", async () => {
@@ -221,6 +269,15 @@ describe("node restart and stop", () => {
     await expectSqlError(ctx.db.q("select realtime_node_start('')"), "RT400", /node id/);
     await expectSqlError(ctx.db.q("select realtime_node_start($1)", ["n".repeat(129)]), "RT400");
   });
+
+  it("keeps a relay's own timings, refusing ones that are not positive numbers (RT400)", async () => {
+    const node = uid("node");
+    await ctx.db.q(`select realtime_node_start($1, p_metadata => '{"heartbeatMs": 1000, "staleAfterMs": 3000}')`, [node]);
+    expect(await ctx.db.v("select realtime_node_stale_after(n) as v from realtime_nodes n where id = $1", [node])).toEqual({ seconds: 3 });
+    await expectSqlError(ctx.db.q(`select realtime_node_start($1, p_metadata => '{"staleAfterMs": "soon"}')`, [uid("n")]), "RT400", /positive numbers/);
+    await expectSqlError(ctx.db.q(`select realtime_node_start($1, p_metadata => '{"heartbeatMs": 0}')`, [uid("n")]), "RT400");
+    await expectSqlError(ctx.db.q(`select realtime_node_start($1, p_metadata => '[]')`, [uid("n")]), "RT400");
+  });
 });
 
 describe("concurrent sweeps", () => {
@@ -230,6 +287,10 @@ describe("concurrent sweeps", () => {
     const sockets = [uid("s"), uid("s")];
     await ctx.db.q("select realtime_node_start($1, p_now => $2)", [node, at(1000)]);
     for (const s of sockets) await register(s, uid("u"), node, 1000);
+    // Another relay's heartbeats show the database was up all along.
+    const witness = uid("witness");
+    await ctx.db.q("select realtime_node_start($1, p_now => $2)", [witness, at(1000)]);
+    await heartbeats(witness, [], 1030, 1200);
     const [a, b] = [await connect(ctx.db.url), await connect(ctx.db.url)];
     try {
       // Action: both sweep inside open transactions.
@@ -298,6 +359,9 @@ describe("last_seen and graceful stops", () => {
     await ctx.db.q("select realtime_node_start($1, p_now => $2)", [node, at(0)]);
     await register(s, u, node, 0);
     await ctx.db.q("select realtime_touch_connections($1::text[], $2)", [[s], at(10)]);
+    const witness = uid("witness");
+    await ctx.db.q("select realtime_node_start($1, p_now => $2)", [witness, at(0)]);
+    await heartbeats(witness, [], 30, 100);
 
     const closed = await ctx.db.q("select * from disconnect_stale_connections($1, interval '30 seconds', interval '1 hour')", [at(100)]);
 

@@ -184,3 +184,62 @@ describe("retention", () => {
     expect(counts.slice(3)).toEqual(Array(counts.length - 3).fill(3 * perHour));
   });
 });
+
+describe("what a relay missed during a gap (realtime_changes_since)", () => {
+  const changes = (rooms: string[], users: string[], t: number, now: number) =>
+    ctx.db.v("select realtime_changes_since($1::text[], $2::text[], $3, 1000, $4) as v", [rooms, users, at(t), at(now)]);
+
+  it("returns the messages of the given rooms stored since the time, oldest first, as message:new shows them", async () => {
+    const [a, b] = [uid("a"), uid("b")];
+    const room = await roomWith(a, b);
+    const other = await roomWith(a);
+    await send(room, a, "before", 9000);
+    const m1 = await send(room, a, "one", 9010);
+    const m2 = await send(room, b, "two", 9011);
+    await send(other, a, "elsewhere", 9012);
+
+    const r = await changes([room], [], 9005, 9020);
+
+    expect(r.messages.map((m: { id: number }) => m.id)).toEqual([m1, m2]);
+    expect(r.messages[0]).toMatchObject({ id: m1, roomName: room, userId: a, content: "one", threadId: null });
+    expect(new Date(r.messages[0].timestamp)).toEqual(date(9010));
+    expect(r.messages[0].eventId).toEqual(expect.any(String));
+  });
+
+  it("returns presence changed since then of the given users and of members of the given rooms, with their rooms", async () => {
+    const [a, b, stranger] = [uid("a"), uid("b"), uid("s")];
+    const room = await roomWith(a, b);
+    await ctx.db.q("select realtime_set_presence($1, 'busy', null, $2)", [b, at(9100)]);
+    await ctx.db.q("select realtime_set_presence($1, 'away', null, $2)", [stranger, at(9100)]);
+    await ctx.db.q("select realtime_set_presence($1, 'away', null, $2)", [a, at(9050)]);
+
+    const r = await changes([room], [], 9090, 9110);
+
+    expect(r.presence.map((p: { userId: string }) => p.userId)).toEqual([b]);
+    expect(r.presence[0]).toMatchObject({ userId: b, rooms: [room] });
+    const mine = await changes([], [stranger], 9090, 9110);
+    expect(mine.presence.map((p: { userId: string }) => p.userId)).toEqual([stranger]);
+  });
+
+  it("returns joins and leaves of the given rooms since then, not a leave followed by a rejoin", async () => {
+    const [a, b, c] = [uid("a"), uid("b"), uid("c")];
+    const room = await roomWith(a);
+    await ctx.db.q("select realtime_join_room($1, $2, p_now => $3)", [room, b, at(9200)]);
+    await ctx.db.q("update realtime_room_members set joined_at = $2 where user_id = $1", [b, at(9200)]);
+    await ctx.db.q("select realtime_add_member($1, $2)", [room, c]);
+    await ctx.db.q("update realtime_room_members set joined_at = $2 where user_id = $1", [c, at(9150)]);
+    await ctx.db.q("select realtime_leave_room($1, $2, $3)", [room, c, at(9201)]);
+
+    const r = await changes([room], [], 9190, 9210);
+
+    expect(r.members).toEqual([
+      { roomName: room, userId: b, op: "joined" },
+      { roomName: room, userId: c, op: "left" },
+    ]);
+  });
+
+  it("refuses a missing time or a bad limit (RT400)", async () => {
+    await expectSqlError(ctx.db.v("select realtime_changes_since('{}', '{}', null) as v"), "RT400");
+    await expectSqlError(ctx.db.v("select realtime_changes_since('{}', '{}', now(), 0) as v"), "RT400");
+  });
+});

@@ -47,14 +47,24 @@ begin
       left join realtime_nodes n on n.id = c.node_id
       where c.disconnected_at is null
         and c.node_id is not null
-        and (n.id is null or n.stopped_at is not null or n.last_heartbeat < p_now - p_node_timeout)
+        and (n.id is null or n.stopped_at is not null or (
+          n.last_heartbeat < p_now - realtime_node_stale_after(n, p_node_timeout)
+          and exists (
+            select 1 from realtime_nodes w
+            where w.id <> n.id
+              and w.last_heartbeat - greatest(w.alive_since, n.last_heartbeat) >= realtime_node_stale_after(n, p_node_timeout))))
     ), 'node dead', p_now);
 
   return query
   select * from realtime_close_connections(
     array(
       select c.id from realtime_connections c
+      left join realtime_nodes n on n.id = c.node_id
       where c.disconnected_at is null and c.last_activity < p_now - p_activity_timeout
+        -- A live relay touches every socket it holds with each heartbeat: a row it heartbeated past
+        -- without touching is one it no longer holds. Rows of a relay that could not heartbeat
+        -- (an outage) are left to the dead-relay rule above.
+        and (c.node_id is null or n.id is null or n.last_heartbeat > c.last_activity)
     ), 'inactive', p_now);
 
   for v_user in
@@ -62,7 +72,7 @@ begin
     where p.status <> 'offline' and p.offline_at is null
       and not exists (select 1 from realtime_connections c where c.user_id = p.user_id and c.disconnected_at is null)
   loop
-    perform realtime_refresh_presence(v_user, p_now);
+    perform realtime_refresh_presence(v_user, p_now, p_node_timeout);
   end loop;
 
   -- Closed connection rows are history: keep a day of it.
@@ -74,7 +84,7 @@ $$;
 -- Name: FUNCTION disconnect_stale_connections(p_now timestamp with time zone, p_node_timeout interval, p_activity_timeout interval); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.disconnect_stale_connections(p_now timestamp with time zone, p_node_timeout interval, p_activity_timeout interval) IS 'Closes connections of dead relays (no heartbeat for p_node_timeout) or idle past p_activity_timeout, fixes presence, clears typing; returns the closed sockets. Concurrent callers: one does the work.';
+COMMENT ON FUNCTION public.disconnect_stale_connections(p_now timestamp with time zone, p_node_timeout interval, p_activity_timeout interval) IS 'Closes connections of dead relays (silent for their stale-after period while another relay''s heartbeats show the database was up) or of sockets their relay no longer holds past p_activity_timeout, fixes presence, clears typing; returns the closed sockets. Concurrent callers: one does the work.';
 
 --
 -- Name: realtime_add_member(text, text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
@@ -239,6 +249,59 @@ $$;
 --
 
 COMMENT ON FUNCTION public.realtime_broadcast_user(p_user_id text, p_event text, p_payload jsonb) IS 'Emits event p_event with p_payload to every socket of a user when the transaction commits. Never raises.';
+
+--
+-- Name: realtime_changes_since(text[], text[], timestamp with time zone, integer, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_changes_since(p_room_names text[], p_user_ids text[], p_since timestamp with time zone, p_limit integer DEFAULT 10000, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  if p_since is null then
+    raise exception 'since is required' using errcode = 'RT400';
+  end if;
+  if p_limit is null or p_limit not between 1 and 100000 then
+    raise exception 'limit must be between 1 and 100000' using errcode = 'RT400';
+  end if;
+  return jsonb_build_object(
+    'messages', (
+      select coalesce(jsonb_agg(m.msg order by m.seq), '[]'::jsonb) from (
+        select e.seq, realtime_message_json(e) as msg
+        from realtime_events e
+        where e.type = 'message' and e.room_name = any (coalesce(p_room_names, '{}')) and e.created_at >= p_since
+        order by e.seq
+        limit p_limit
+      ) m),
+    'presence', (
+      select coalesce(jsonb_agg(realtime_presence_json(p, p_now) || jsonb_build_object('rooms', to_jsonb(realtime_user_room_names(p.user_id)))), '[]'::jsonb)
+      from realtime_presence p
+      where p.updated_at >= p_since
+        and (p.user_id = any (coalesce(p_user_ids, '{}')) or exists (
+          select 1 from realtime_room_members rm join realtime_rooms r on r.id = rm.room_id
+          where rm.user_id = p.user_id and rm.left_at is null and r.name = any (coalesce(p_room_names, '{}'))))),
+    'members', (
+      select coalesce(jsonb_agg(jsonb_build_object('roomName', c.room_name, 'userId', c.user_id, 'op', c.op) order by c.at), '[]'::jsonb)
+      from (
+        select r.name as room_name, rm.user_id, 'joined' as op, rm.joined_at as at
+        from realtime_room_members rm join realtime_rooms r on r.id = rm.room_id
+        where r.name = any (coalesce(p_room_names, '{}')) and rm.joined_at >= p_since and rm.left_at is null
+        union all
+        select r.name, rm.user_id, 'left', rm.left_at
+        from realtime_room_members rm join realtime_rooms r on r.id = rm.room_id
+        where r.name = any (coalesce(p_room_names, '{}')) and rm.left_at >= p_since
+          and not exists (select 1 from realtime_room_members again
+                          where again.room_id = rm.room_id and again.user_id = rm.user_id and again.left_at is null)
+      ) c)
+  );
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_changes_since(p_room_names text[], p_user_ids text[], p_since timestamp with time zone, p_limit integer, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_changes_since(p_room_names text[], p_user_ids text[], p_since timestamp with time zone, p_limit integer, p_now timestamp with time zone) IS 'Messages, presence and membership changes since a time, for the rooms and users a relay serves: what its sockets may have missed while its Redis or LISTEN connection was down.';
 
 --
 -- Name: realtime_check_custom_status(jsonb); Type: FUNCTION; Schema: public; Owner: -
@@ -1001,9 +1064,16 @@ CREATE FUNCTION public.realtime_node_heartbeat(p_node_id text, p_socket_ids text
 declare
   v_active_users text[];
 begin
-  update realtime_nodes set last_heartbeat = p_now, stopped_at = null where id = p_node_id;
+  update realtime_nodes n
+  set last_heartbeat = p_now,
+      stopped_at = null,
+      alive_since = case
+        when n.alive_since is null or p_now - n.last_heartbeat > 2 * realtime_node_heartbeat_interval(n) then p_now
+        else n.alive_since
+      end
+  where n.id = p_node_id;
   if not found then
-    insert into realtime_nodes (id, started_at, last_heartbeat) values (p_node_id, p_now, p_now);
+    insert into realtime_nodes (id, started_at, last_heartbeat, alive_since) values (p_node_id, p_now, p_now, p_now);
   end if;
   if coalesce(array_length(p_active_socket_ids, 1), 0) > 0 then
     with active as (
@@ -1027,6 +1097,66 @@ $$;
 COMMENT ON FUNCTION public.realtime_node_heartbeat(p_node_id text, p_socket_ids text[], p_now timestamp with time zone, p_active_socket_ids text[]) IS 'Marks a relay alive, touches its sockets and records which sent events (ending idle away); returns the given socket ids that are no longer open.';
 
 --
+-- Name: realtime_nodes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.realtime_nodes (
+    id text NOT NULL,
+    hostname text,
+    pid integer,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_heartbeat timestamp with time zone DEFAULT now() NOT NULL,
+    stopped_at timestamp with time zone,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    alive_since timestamp with time zone,
+    CONSTRAINT realtime_nodes_id_check CHECK (((char_length(id) >= 1) AND (char_length(id) <= 128)))
+);
+
+--
+-- Name: TABLE realtime_nodes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.realtime_nodes IS 'Relay processes and their heartbeats.';
+
+--
+-- Name: COLUMN realtime_nodes.alive_since; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.realtime_nodes.alive_since IS 'Start of the relay''s unbroken run of heartbeats (a gap longer than two heartbeat intervals starts a new one).';
+
+--
+-- Name: realtime_node_heartbeat_interval(public.realtime_nodes); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_node_heartbeat_interval(n public.realtime_nodes) RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select make_interval(secs => coalesce((n.metadata ->> 'heartbeatMs')::double precision, 30000) / 1000);
+$$;
+
+--
+-- Name: FUNCTION realtime_node_heartbeat_interval(n public.realtime_nodes); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_node_heartbeat_interval(n public.realtime_nodes) IS 'How often a relay heartbeats (its registered heartbeatMs, else 30 s).';
+
+--
+-- Name: realtime_node_stale_after(public.realtime_nodes, interval); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_node_stale_after(n public.realtime_nodes, p_default interval DEFAULT '00:01:30'::interval) RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select coalesce(make_interval(secs => (n.metadata ->> 'staleAfterMs')::double precision / 1000), p_default);
+$$;
+
+--
+-- Name: FUNCTION realtime_node_stale_after(n public.realtime_nodes, p_default interval); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_node_stale_after(n public.realtime_nodes, p_default interval) IS 'How long a relay may be silent before it counts as dead (its registered staleAfterMs, else p_default).';
+
+--
 -- Name: realtime_node_start(text, text, integer, jsonb, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1040,11 +1170,17 @@ begin
   if p_node_id is null or char_length(p_node_id) not between 1 and 128 then
     raise exception 'node id must be 1 to 128 characters' using errcode = 'RT400';
   end if;
-  insert into realtime_nodes as n (id, hostname, pid, started_at, last_heartbeat, stopped_at, metadata)
-  values (p_node_id, p_hostname, p_pid, p_now, p_now, null, coalesce(p_metadata, '{}'))
+  if p_metadata is not null and (
+       jsonb_typeof(p_metadata) <> 'object'
+       or exists (select 1 from unnest(array['heartbeatMs', 'staleAfterMs']) as k
+                  where p_metadata ? k and (jsonb_typeof(p_metadata -> k) <> 'number' or (p_metadata ->> k)::numeric <= 0))) then
+    raise exception 'node metadata must be an object whose heartbeatMs and staleAfterMs are positive numbers' using errcode = 'RT400';
+  end if;
+  insert into realtime_nodes as n (id, hostname, pid, started_at, last_heartbeat, alive_since, stopped_at, metadata)
+  values (p_node_id, p_hostname, p_pid, p_now, p_now, p_now, null, coalesce(p_metadata, '{}'))
   on conflict (id) do update set
     hostname = excluded.hostname, pid = excluded.pid, started_at = p_now,
-    last_heartbeat = p_now, stopped_at = null, metadata = excluded.metadata;
+    last_heartbeat = p_now, alive_since = p_now, stopped_at = null, metadata = excluded.metadata;
   select count(*) into v_closed from realtime_close_node_connections(p_node_id, 'node restarted', p_now);
   return v_closed;
 end;
@@ -1805,10 +1941,14 @@ begin
   v_custom := realtime_check_custom_status(p_custom_status);
 
   select * into v_old from realtime_presence where user_id = p_user_id for update;
+  -- Visible with no open connection and no grace running: the rows were lost (a crash empties the
+  -- UNLOGGED connections table) and the relays are re-registering them. The sweep, not this call,
+  -- decides whether such a user is gone.
   v_connected := exists (
     select 1 from realtime_connections
     where user_id = p_user_id and disconnected_at is null
-  ) or (v_old.offline_at is not null and v_old.offline_at > p_now);
+  ) or (v_old.offline_at is not null and v_old.offline_at > p_now)
+    or (v_old.status is not null and v_old.status <> 'offline' and v_old.offline_at is null);
 
   insert into realtime_presence as p (user_id, status, chosen_status, custom_status, last_seen, updated_at)
   values (
@@ -2263,27 +2403,6 @@ SELECT
 --
 
 COMMENT ON VIEW public.realtime_node_stats IS 'Relay nodes with their open connection counts.';
-
---
--- Name: realtime_nodes; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.realtime_nodes (
-    id text NOT NULL,
-    hostname text,
-    pid integer,
-    started_at timestamp with time zone DEFAULT now() NOT NULL,
-    last_heartbeat timestamp with time zone DEFAULT now() NOT NULL,
-    stopped_at timestamp with time zone,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT realtime_nodes_id_check CHECK (((char_length(id) >= 1) AND (char_length(id) <= 128)))
-);
-
---
--- Name: TABLE realtime_nodes; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.realtime_nodes IS 'Relay processes and their heartbeats.';
 
 --
 -- Name: realtime_presence_summary; Type: VIEW; Schema: public; Owner: -
