@@ -5,6 +5,9 @@
 // the order the relay received the sends).
 import { RealtimeError, toRealtimeError } from "./protocol.js";
 
+/** Failures that say nothing about the items: the whole batch gets the same answer at once. */
+const WHOLE_BATCH_FAILURES = new Set<string>(["UNAVAILABLE", "BUSY"]);
+
 /** What the SQL batch functions answer per item: a value, or an error with an SQLSTATE. */
 export type ItemResult<Out> = { ok: true; value: Out } | { ok: false; error: { code: string; message: string } };
 
@@ -46,8 +49,10 @@ export class Batcher<In, Out> {
       results = await this.call(batch.map((p) => p.item));
     } catch (err) {
       const e = toRealtimeError(err);
-      if (batch.length > 1 && e.code !== "UNAVAILABLE") {
-        // Whatever failed the whole call must not fail the other items: one at a time.
+      if (batch.length > 1 && !WHOLE_BATCH_FAILURES.has(e.code)) {
+        // Whatever failed the whole call must not fail the other items: one at a time. Not when
+        // the database is unreachable or busy (a held lock, a statement timeout, no free
+        // connection): each item would wait and fail again, one after another.
         for (const p of batch) await this.run([p]);
         return;
       }

@@ -90,6 +90,8 @@ export interface Config {
   dbPoolSize: number;
   /** statement_timeout of the relay's pooled sessions, ms (0: the role's or server's setting). */
   dbStatementTimeoutMs: number;
+  /** lock_timeout of the relay's pooled sessions, ms (0: the role's or server's setting): a call waiting longer for a lock answers BUSY. */
+  dbLockTimeoutMs: number;
   /** idle_in_transaction_session_timeout of the relay's pooled sessions, ms (0: the role's or server's setting). */
   dbIdleTxTimeoutMs: number;
   nodeId: string;
@@ -278,6 +280,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     durableMessages: bool(env, "REALTIME_DURABLE_MESSAGES", true),
     dbPoolSize: int(env, "REALTIME_DB_POOL_SIZE", 10, 1, 500),
     dbStatementTimeoutMs: int(env, "REALTIME_STATEMENT_TIMEOUT", 30_000, 0, 3_600_000),
+    dbLockTimeoutMs: int(env, "REALTIME_LOCK_TIMEOUT", 2000, 0, 3_600_000),
     dbIdleTxTimeoutMs: int(env, "REALTIME_IDLE_TX_TIMEOUT", 10_000, 0, 3_600_000),
     nodeId,
     dataDir: defaultDataDir(env),

@@ -1,15 +1,15 @@
 // Writes realtime_events in batches off the hot path: events are buffered and flushed every second
 // (or at 500), in one call of realtime_log_events. While the database is unreachable the buffer
-// keeps up to maxBuffered events; older ones are dropped and counted.
+// keeps up to maxBuffered events; older ones are dropped and counted. So does a database that is
+// busy (a held lock, a statement timeout) or out of resources (disk full, out of memory): the
+// batch is kept and tried again, and the warning about it is written at most once per 10 s.
 import type { Db } from "./db.js";
 import type { EventLogType } from "./config.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import { jsonParam, NUL_OR_LONE_SURROGATE } from "./batcher.js";
-import { toRealtimeError } from "./protocol.js";
-
-// Refused for a reason that passes (a statement timeout is already UNAVAILABLE).
-const TRANSIENT_SQLSTATES = new Set(["40P01", "40001", "55P03"]);
+import { isTransientDbError } from "./protocol.js";
+import { RateLimitedLog } from "./rate-limited-log.js";
 
 export interface LoggedEvent {
   type: EventLogType | "error";
@@ -24,6 +24,7 @@ export class EventLog {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private readonly enabled: Set<string>;
+  private readonly warnings: RateLimitedLog;
 
   constructor(
     private readonly db: Db,
@@ -35,6 +36,7 @@ export class EventLog {
     private readonly batchSize = 500,
   ) {
     this.enabled = new Set(enabled ? types : []);
+    this.warnings = new RateLimitedLog(log);
   }
 
   wants(type: string): boolean {
@@ -72,14 +74,16 @@ export class EventLog {
             jsonParam(batch, NUL_OR_LONE_SURROGATE),
           ]);
         } catch (err) {
-          // Unreachable, or refused for a reason that passes (statement timeout, deadlock,
-          // serialization failure, lock): keep the batch for the next attempt.
-          if (toRealtimeError(err).code === "UNAVAILABLE" || TRANSIENT_SQLSTATES.has((err as { code?: string }).code ?? "")) {
-            this.log.warn({ err: (err as Error).message, buffered: this.buffer.length }, "event log write failed; will retry");
+          // Unreachable (class 08, 57P01-57P04), out of resources (class 53: disk full, out of
+          // memory, too many connections) or busy (lock, statement timeout), or a deadlock or
+          // serialization victim: keep the batch for the next attempt.
+          const cause = (err as { cause?: { code?: string; message?: string } }).cause ?? (err as { code?: string; message?: string });
+          if (isTransientDbError(err) || isTransientDbError(cause)) {
+            this.warnings.warn("event-log-retry", { err: (err as Error).message, code: cause?.code, buffered: this.buffer.length }, "event log write failed; will retry");
             break;
           }
           // The database refused the batch itself: retrying it would wedge the log for good.
-          this.log.error({ err: (err as Error).message, dropped: batch.length }, "event log batch refused; dropped");
+          this.warnings.error("event-log-refused", { err: (err as Error).message, code: cause?.code, dropped: batch.length }, "event log batch refused; dropped");
           this.metrics.eventLogDropped.inc(batch.length);
           this.buffer.splice(0, batch.length);
           continue;
@@ -97,6 +101,7 @@ export class EventLog {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.flush();
+    this.warnings.flush();
   }
 
   get buffered(): number {

@@ -2,18 +2,70 @@
 import type http from "node:http";
 import type { Relay } from "./server.js";
 import { serveDemo } from "./demo.js";
+import { POOL_BUSY_MESSAGE, type PoolState } from "./db.js";
+import { RealtimeError } from "./protocol.js";
 
-async function databaseState(relay: Relay): Promise<{ ok: boolean; latencyMs?: number; error?: string }> {
+/** Calls answered BUSY this recently make /health say "busy" even while the pool has room. */
+const RECENT_BUSY_MS = 10_000;
+
+interface DatabaseState {
+  /** Reachable: false only when the database cannot be reached (the 503 case). */
+  ok: boolean;
+  /** ok: serving; busy: reachable but calls wait or answer BUSY; unreachable: cannot connect. */
+  state: "ok" | "busy" | "unreachable";
+  latencyMs?: number;
+  reason?: string;
+  error?: string;
+  pool: PoolState;
+}
+
+/**
+ * The database as this relay sees it. A pool whose every connection is running a call is not
+ * queued behind: a connection of its own (Db.probe) tells a busy database from an unreachable one.
+ */
+async function databaseState(relay: Relay): Promise<DatabaseState> {
+  const db = relay.db;
+  const pool = db.poolState();
+  if (db.saturated) {
+    const probe = await db.probe();
+    // A database that refuses a new connection for want of slots is there; it is full.
+    const reachable = probe.ok || probe.code === "53300";
+    if (!reachable) return { ok: false, state: "unreachable", error: probe.error, pool };
+    return {
+      ok: true,
+      state: "busy",
+      latencyMs: probe.latencyMs,
+      reason: `${POOL_BUSY_MESSAGE} (${pool.inUse} of ${pool.max} in use, ${pool.waiting} calls waiting)`,
+      pool,
+    };
+  }
   const started = Date.now();
   try {
     await Promise.race([
-      relay.db.query("health", "select 1"),
+      db.query("health", "select 1"),
       new Promise((_, reject) => setTimeout(() => reject(new Error("timed out after 2 s")), 2000).unref()),
     ]);
-    return { ok: true, latencyMs: Date.now() - started };
   } catch (err) {
-    return { ok: false, error: (err as Error).message };
+    if (err instanceof RealtimeError && err.code === "BUSY") {
+      return { ok: true, state: "busy", reason: err.message, pool: db.poolState() };
+    }
+    return { ok: false, state: "unreachable", error: (err as Error).message, pool: db.poolState() };
   }
+  const latencyMs = Date.now() - started;
+  const recent = recentBusy(db);
+  if (recent) return { ok: true, state: "busy", latencyMs, reason: recent, pool: db.poolState() };
+  return { ok: true, state: "ok", latencyMs, pool: db.poolState() };
+}
+
+/** Calls answered BUSY within RECENT_BUSY_MS, as a reason, or undefined. */
+function recentBusy(db: Relay["db"]): string | undefined {
+  const now = Date.now();
+  const reasons: string[] = [];
+  const at = (kind: "lock" | "statement_timeout" | "pool") => db.lastTrouble(kind);
+  if (now - (at("lock") ?? 0) < RECENT_BUSY_MS) reasons.push("calls waited past lock_timeout for a lock");
+  if (now - (at("statement_timeout") ?? 0) < RECENT_BUSY_MS) reasons.push("calls ran past statement_timeout");
+  if (now - (at("pool") ?? 0) < RECENT_BUSY_MS) reasons.push("calls found no database connection free");
+  return reasons.length ? `in the last ${RECENT_BUSY_MS / 1000} s: ${reasons.join("; ")}` : undefined;
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
@@ -34,9 +86,12 @@ export async function handleHttp(relay: Relay, req: http.IncomingMessage, res: h
     const database = await databaseState(relay);
     const redis = relay.config.redisUrl ? { ok: relay.redisReady } : { ok: true, mode: "in-memory (single node)" };
     const listen = { ok: relay.listener.connected };
+    // Only an unreachable database takes the relay out of a load balancer (503). A busy one (a
+    // held lock, every pooled connection in use) is 200 "busy": every relay shares that database,
+    // so pulling this one would only move its clients onto the others.
     const healthy = database.ok;
     json(res, healthy ? 200 : 503, {
-      status: !healthy ? "unavailable" : redis.ok && listen.ok ? "ok" : "degraded",
+      status: !healthy ? "unavailable" : !(redis.ok && listen.ok) ? "degraded" : database.state === "busy" ? "busy" : "ok",
       nodeId: relay.config.nodeId,
       connections: relay.localConnectionCount,
       uptime: Math.round((Date.now() - relay.startedAt) / 1000),
@@ -48,7 +103,9 @@ export async function handleHttp(relay: Relay, req: http.IncomingMessage, res: h
   }
 
   if (url.pathname === "/metrics") {
-    await relay.metrics.refreshCluster(relay.db).catch(() => {});
+    relay.metrics.refreshPool(relay.db);
+    // With every pooled connection in use the cluster numbers would wait for one: keep the last.
+    if (!relay.db.saturated) await relay.metrics.refreshCluster(relay.db).catch(() => {});
     const wantsJson = (req.headers.accept ?? "").includes("application/json") || url.searchParams.get("format") === "json";
     if (wantsJson) {
       json(res, 200, await relay.metrics.registry.getMetricsAsJSON());

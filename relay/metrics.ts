@@ -1,7 +1,7 @@
 // Prometheus metrics (prom-client). Local counters are updated as things happen; cluster-wide
 // gauges (rooms, presence, typers, connections per relay) are read from the views at scrape time.
 import client from "prom-client";
-import type { Db } from "./db.js";
+import type { Db, TroubleKind } from "./db.js";
 
 export class Metrics {
   readonly registry = new client.Registry();
@@ -78,6 +78,19 @@ export class Metrics {
     help: "Times the LISTEN connection came back after a loss (each followed by a resync)",
     registers: [this.registry],
   });
+  readonly dbPool = new client.Gauge({
+    name: "realtime_db_pool_connections",
+    help: "This relay's pooled database connections, by state (in_use, idle, total, max) and calls waiting for one",
+    labelNames: ["state"] as const,
+    registers: [this.registry],
+  });
+  readonly dbTrouble = new client.Counter({
+    name: "realtime_db_trouble_total",
+    help: "Database calls answered BUSY or UNAVAILABLE, by reason (lock, statement_timeout, pool, resource, unreachable, connection_lost)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  private troubleSeen: Partial<Record<TroubleKind, number>> = {};
 
   // Cluster-wide, refreshed from the database at scrape time.
   readonly clusterConnections = new client.Gauge({
@@ -107,6 +120,21 @@ export class Metrics {
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: "realtime_", eventLoopMonitoringPrecision: 20 });
     for (const kind of ["authenticated", "anonymous"]) this.connections.set({ kind }, 0);
+  }
+
+  /** Reads the pool's state and the trouble counts from the Db (no query). */
+  refreshPool(db: Db): void {
+    const pool = db.poolState();
+    this.dbPool.set({ state: "in_use" }, pool.inUse);
+    this.dbPool.set({ state: "idle" }, pool.idle);
+    this.dbPool.set({ state: "total" }, pool.total);
+    this.dbPool.set({ state: "max" }, pool.max);
+    this.dbPool.set({ state: "waiting" }, pool.waiting);
+    for (const [reason, n] of Object.entries(db.troubleCounts()) as [TroubleKind, number][]) {
+      const delta = n - (this.troubleSeen[reason] ?? 0);
+      this.dbTrouble.inc({ reason }, Math.max(0, delta));
+      this.troubleSeen[reason] = n;
+    }
   }
 
   /** Reads the cluster-wide numbers; leaves the previous values when the database is unreachable. */

@@ -135,7 +135,9 @@ export class Relay {
       applicationName: `realtime-relay ${this.config.nodeId}`,
       synchronousCommit: this.config.dbSynchronousCommit ? "on" : "off",
       statementTimeoutMs: this.config.dbStatementTimeoutMs,
+      lockTimeoutMs: this.config.dbLockTimeoutMs,
       idleInTransactionTimeoutMs: this.config.dbIdleTxTimeoutMs,
+      log: this.log,
     });
     this.db.observe((call, seconds, ok) => this.metrics.sqlDuration.observe({ call, ok: ok ? "true" : "false" }, seconds));
     this.auth = new Authenticator(
