@@ -391,6 +391,45 @@ describe("resource errors (SQLSTATE class 53)", () => {
   });
 });
 
+describe("session timeouts of the pool", () => {
+  let relay: TestRelay;
+  beforeAll(async () => {
+    relay = await startRelay({ REALTIME_LOCK_TIMEOUT: "1500" });
+  });
+  afterAll(async () => {
+    await relay?.dispose();
+  });
+
+  it("sends lock_timeout in the startup packet (REALTIME_LOCK_TIMEOUT; 2 s by default, 0 sends none)", async () => {
+    expect(await relay.server.relay.db.value("show", "select current_setting('lock_timeout') as v")).toBe("1500ms");
+    const defaults = new Db({ connectionString: relay.db.url, max: 1 });
+    const none = new Db({ connectionString: relay.db.url, max: 1, lockTimeoutMs: 0 });
+    try {
+      expect(await defaults.value("show", "select current_setting('lock_timeout') as v")).toBe("2s");
+      expect(await none.value("show", "select current_setting('lock_timeout') as v")).toBe("0");
+    } finally {
+      await defaults.close();
+      await none.close();
+    }
+  });
+
+  it("answers a statement that runs past statement_timeout BUSY, and the session serves the next call", async () => {
+    const { log, lines } = capturingLogger();
+    const db = new Db({ connectionString: relay.db.url, max: 1, statementTimeoutMs: 200, log });
+    try {
+      const started = Date.now();
+      const err = await db.query("slow", "select pg_sleep(5)").catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(1500);
+      expect(err).toMatchObject({ code: "BUSY", message: "database busy: the statement timed out, retry" });
+      expect(await db.value("ok", "select 1 as v")).toBe(1);
+      expect(db.troubleCounts().statement_timeout).toBe(1);
+      expect(lines.filter((l) => l.kind === "db-statement_timeout")).toHaveLength(1);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
 describe("toRealtimeError", () => {
   it("maps lock and statement timeouts to BUSY, classes 08, 53, 57P0x and 58 to UNAVAILABLE", () => {
     expect(toRealtimeError({ code: "55P03", message: "canceling statement due to lock timeout" })).toMatchObject({
