@@ -60,6 +60,8 @@ export interface Config {
   staleAfterMs: number;
   inactiveAfterMs: number;
   logLevel: string;
+  /** auto (readable lines on a TTY, JSON otherwise), pretty or json. */
+  logFormat: "auto" | "pretty" | "json";
   logEvents: boolean;
   logEventTypes: EventLogType[];
   eventRetentionMs: number;
@@ -88,6 +90,8 @@ export interface Config {
    */
   durableMessages: boolean;
   dbPoolSize: number;
+  /** How long start-up waits for a database that is starting or refusing connections, ms. */
+  dbWaitMs: number;
   /** statement_timeout of the relay's pooled sessions, ms (0: the role's or server's setting). */
   dbStatementTimeoutMs: number;
   /** lock_timeout of the relay's pooled sessions, ms (0: the role's or server's setting): a call waiting longer for a lock answers BUSY. */
@@ -169,13 +173,19 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const corsRaw = str(env, "REALTIME_CORS_ORIGIN");
   let corsOrigins: string[] | undefined;
   if (corsRaw !== undefined) {
-    corsOrigins = corsRaw.split(",").map((s) => s.trim()).filter(Boolean);
+    // An origin is scheme://host[:port], exactly as a browser sends it: "localhost:3000" would parse
+    // as a URL with the scheme "localhost:" and never match, so it is refused here.
+    corsOrigins = corsRaw.split(",").map((s) => s.trim().replace(/\/$/, "")).filter(Boolean);
     for (const origin of corsOrigins) {
       if (origin === "*") continue;
+      let parsed: URL | undefined;
       try {
-        new URL(origin);
+        parsed = new URL(origin);
       } catch {
-        throw new ConfigError("REALTIME_CORS_ORIGIN", `"${origin}" is not an origin like http://localhost:3000 (or *)`);
+        parsed = undefined;
+      }
+      if (!parsed || !["http:", "https:"].includes(parsed.protocol) || parsed.origin !== origin) {
+        throw new ConfigError("REALTIME_CORS_ORIGIN", `"${origin}" is not an origin like http://localhost:3000 (scheme, host and port only; or *)`);
       }
     }
   }
@@ -260,6 +270,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     staleAfterMs: int(env, "REALTIME_STALE_AFTER", 2 * presenceHeartbeatMs, 1_000, 86_400_000),
     inactiveAfterMs: int(env, "REALTIME_INACTIVE_AFTER", Math.max(300_000, 4 * presenceHeartbeatMs), 2_000, 86_400_000),
     logLevel,
+    logFormat: oneOf(env, "LOG_FORMAT", ["auto", "pretty", "json"] as const, "auto"),
     logEvents: bool(env, "REALTIME_LOG_EVENTS", true),
     logEventTypes,
     eventRetentionMs: int(env, "REALTIME_EVENT_RETENTION", 7 * 86_400_000, 60_000, 3650 * 86_400_000),
@@ -279,6 +290,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     dbSynchronousCommit: bool(env, "REALTIME_DB_SYNCHRONOUS_COMMIT", false),
     durableMessages: bool(env, "REALTIME_DURABLE_MESSAGES", true),
     dbPoolSize: int(env, "REALTIME_DB_POOL_SIZE", 10, 1, 500),
+    dbWaitMs: int(env, "REALTIME_DB_WAIT", 30_000, 0, 3_600_000),
     dbStatementTimeoutMs: int(env, "REALTIME_STATEMENT_TIMEOUT", 30_000, 0, 3_600_000),
     dbLockTimeoutMs: int(env, "REALTIME_LOCK_TIMEOUT", 2000, 0, 3_600_000),
     dbIdleTxTimeoutMs: int(env, "REALTIME_IDLE_TX_TIMEOUT", 10_000, 0, 3_600_000),

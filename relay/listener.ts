@@ -19,12 +19,15 @@ export class Listener {
   private subscriber: Subscriber | undefined;
   private stopped = false;
   private everConnected = false;
+  /** When the connection was lost (the resync replays what changed since). */
+  private lostAt: number | undefined;
   connected = false;
 
   constructor(
     private readonly connectionString: string,
     private readonly onNotification: (n: Notification) => void,
-    private readonly onReconnect: () => void,
+    /** Called once the connection is back; lostAt is when it was lost (ms since the epoch). */
+    private readonly onReconnect: (lostAt: number) => void,
     private readonly log: Logger,
   ) {}
 
@@ -45,12 +48,12 @@ export class Listener {
     });
     subscriber.events.on("connected", () => this.markConnected());
     subscriber.events.on("reconnect", (attempt: number) => {
-      this.connected = false;
+      this.markLost();
       if (attempt === 1) this.log.warn("LISTEN connection lost; reconnecting");
     });
     subscriber.events.on("error", (err: Error) => {
       // pg-listen gives up when re-subscribing fails after a reconnect: start over with a new one.
-      this.connected = false;
+      this.markLost();
       this.log.error({ err: err.message }, "LISTEN connection failed; starting a new one");
       void subscriber.close().catch(() => {});
       if (subscriber === this.subscriber && !this.stopped) void this.connectLoop();
@@ -58,12 +61,19 @@ export class Listener {
     return subscriber;
   }
 
+  private markLost(): void {
+    this.connected = false;
+    this.lostAt ??= Date.now();
+  }
+
   private markConnected(): void {
     this.connected = true;
     if (this.everConnected) {
-      this.log.info("LISTEN connection restored; resyncing");
-      this.onReconnect();
+      const lostAt = this.lostAt ?? Date.now();
+      this.log.info({ downMs: Date.now() - lostAt }, "LISTEN connection restored; resyncing");
+      this.onReconnect(lostAt);
     }
+    this.lostAt = undefined;
     this.everConnected = true;
   }
 
@@ -76,7 +86,7 @@ export class Listener {
         await subscriber.listenTo(NOTIFY_CHANNEL);
         return;
       } catch (err) {
-        this.connected = false;
+        this.markLost();
         await subscriber.close().catch(() => {});
         if (attempt === 0) this.log.warn({ err: (err as Error).message }, "LISTEN connection failed; retrying");
         await new Promise((r) => setTimeout(r, backoff(attempt)));

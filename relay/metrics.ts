@@ -78,6 +78,22 @@ export class Metrics {
     help: "Times the LISTEN connection came back after a loss (each followed by a resync)",
     registers: [this.registry],
   });
+  readonly reRegistrations = new client.Counter({
+    name: "realtime_reregistrations_total",
+    help: "Live sockets registered again in place because their connection row was gone (database crash, sweep during an outage)",
+    registers: [this.registry],
+  });
+  readonly redisPublishesDropped = new client.Counter({
+    name: "realtime_redis_publishes_dropped_total",
+    help: "Cross-relay publishes not sent because Redis was unreachable (their messages are replayed from the database when it is back)",
+    registers: [this.registry],
+  });
+  readonly messagesReplayed = new client.Counter({
+    name: "realtime_messages_replayed_total",
+    help: "Messages delivered to local sockets from the database after a Redis gap, because their publish never arrived",
+    registers: [this.registry],
+  });
+
   readonly dbPool = new client.Gauge({
     name: "realtime_db_pool_connections",
     help: "This relay's pooled database connections, by state (in_use, idle, total, max) and calls waiting for one",

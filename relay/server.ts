@@ -20,6 +20,8 @@ import { registerHandlers } from "./handlers.js";
 import { handleHttp } from "./http.js";
 import { MAX_DEPTH, nestedDeeperThan } from "./validate.js";
 import { SocketLimits, typingKey } from "./limits.js";
+import { createDedupAdapter, DeliveredMessages, dropPublishesWhileDown } from "./recovery.js";
+import { RateLimitedLog } from "./rate-limited-log.js";
 
 export interface SocketData {
   identity: Identity;
@@ -27,6 +29,8 @@ export interface SocketData {
   rooms: string[];
   expiryTimer?: NodeJS.Timeout;
   limits: SocketLimits;
+  /** What the socket was registered with, to register it again in place when its row is lost. */
+  device: unknown;
   /** Sent an event since the last heartbeat (idle-to-away). */
   active?: boolean;
 }
@@ -37,7 +41,8 @@ interface RegistrationRow {
   device: unknown;
   metadata: Record<string, unknown>;
   anonymous: boolean;
-  maxPerUser: number;
+  /** Undefined: no per-user cap (a socket registered again). */
+  maxPerUser?: number;
 }
 interface Registered {
   connectionId: string;
@@ -79,17 +84,22 @@ export const userKey = (userId: string) => `user:${userId}`;
 
 /**
  * Whether a browser origin may connect. Requests without an Origin header (native and server-side
- * clients) are allowed: authentication is the token, not the origin.
+ * clients) are allowed: authentication is the token, not the origin. Same-origin requests (the
+ * built-in demo page, clients such as python-socketio that send the server's own address) are
+ * always allowed; REALTIME_CORS_ORIGIN adds origins.
  */
 export function originAllowed(origin: string | undefined, host: string | undefined, allowed: string[] | undefined): boolean {
   if (!origin) return true;
-  if (allowed) return allowed.includes("*") || allowed.includes(origin);
+  if (allowed && (allowed.includes("*") || allowed.includes(origin))) return true;
   try {
     return new URL(origin).host === host;
   } catch {
     return false;
   }
 }
+
+/** How long before a detected Redis gap deliveries may already have been lost (in flight, clock skew). */
+const GAP_MARGIN_MS = 5_000;
 
 export interface RelayOptions {
   config: Readonly<Config>;
@@ -121,6 +131,11 @@ export class Relay {
   private stopping = false;
   private handshaking = 0;
   redisReady = false;
+  /** Message ids delivered to local sockets lately, so a replay after a Redis gap skips them. */
+  private readonly delivered = new DeliveredMessages(30_000);
+  /** When the current Redis gap began (undefined: no gap). */
+  private redisGapSince: number | undefined;
+  private readonly warnings: RateLimitedLog;
   /** Users of this relay shown away because they were idle: their next event brings them back. */
   private readonly idleUsers = new Set<string>();
   /** The HS256 secret the demo page may mint tokens with, when allowed (see demo.ts). */
@@ -193,7 +208,7 @@ export class Relay {
     this.listener = new Listener(
       options.databaseUrl,
       (n) => this.onNotification(n),
-      () => void this.resync(),
+      (lostAt) => void this.resync(lostAt).catch((err) => this.log.warn({ err: (err as Error).message }, "resync after LISTEN reconnect failed")),
       this.log.child({ scope: "listen" }),
     );
 
@@ -205,17 +220,22 @@ export class Relay {
       });
     });
     const origins = this.config.corsOrigins;
+    this.warnings = new RateLimitedLog(this.log);
     this.io = new Server(this.httpServer, {
       // Oversized frames are refused by engine.io (the connection closes); below that, events over
       // maxPayloadBytes get PAYLOAD_TOO_LARGE.
       maxHttpBufferSize: this.config.maxPayloadBytes * 2,
+      // Polling from a listed origin needs CORS headers; same-origin requests need none.
       cors: origins ? { origin: origins.includes("*") ? true : origins, credentials: true } : undefined,
       pingInterval: 25_000,
       pingTimeout: 20_000,
       // CORS headers only govern HTTP long-polling; a browser's websocket upgrade is checked here
       // so REALTIME_CORS_ORIGIN (or same-origin when unset) holds for every transport.
       allowRequest: (req, callback) => {
-        if (!originAllowed(req.headers.origin, req.headers.host, origins)) return callback("origin not allowed", false);
+        if (!originAllowed(req.headers.origin, req.headers.host, origins)) {
+          this.warnings.warn("origin", { origin: String(req.headers.origin).slice(0, 200) }, "refused a connection from an origin not in REALTIME_CORS_ORIGIN");
+          return callback("origin not allowed", false);
+        }
         // Transport sessions that never send the Socket.io CONNECT hold no slot of
         // REALTIME_MAX_CONNECTIONS; they are bounded here, and closed after Socket.io's
         // connectTimeout (45 s: a handshake slowed by a connect storm must not be cut off).
@@ -240,8 +260,8 @@ export class Relay {
     await this.listener.start();
     const closedOnStart = await this.db.value<number>(
       "node_start",
-      "select realtime_node_start($1, $2, $3) as v",
-      [this.config.nodeId, os.hostname(), process.pid],
+      "select realtime_node_start($1, $2, $3, $4::jsonb) as v",
+      [this.config.nodeId, os.hostname(), process.pid, JSON.stringify({ heartbeatMs: this.config.presenceHeartbeatMs, staleAfterMs: this.config.staleAfterMs })],
     );
     if (closedOnStart > 0) this.log.info({ closed: closedOnStart }, "closed connections left by an earlier process with this node id");
 
@@ -251,6 +271,14 @@ export class Relay {
         (err) => {
           const e = toRealtimeError(err);
           this.metrics.connectionsRejected.inc({ code: e.code });
+          // A client refused by a connect_error does not retry by itself. When the cause passes
+          // (shutting down, database unreachable or busy), close the transport instead: the
+          // client's reconnect logic tries again with its backoff.
+          if (e.code === "UNAVAILABLE" || e.code === "BUSY") {
+            this.log.debug({ code: e.code, reason: e.message }, "handshake deferred: closing the transport so the client retries");
+            socket.conn.close();
+            return;
+          }
           this.log.debug({ code: e.code, reason: e.message }, "handshake refused");
           const error = new Error(e.message) as Error & { data: unknown };
           error.data = { code: e.code, message: e.message };
@@ -286,9 +314,16 @@ export class Relay {
 
   private async attachRedis(url: string): Promise<void> {
     const log = this.log.child({ scope: "redis" });
-    const pub = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: (n) => Math.min(5000, 100 * 2 ** n) });
+    // Capped, jittered backoff; never give up (maxRetriesPerRequest null).
+    const pub = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: (n) => Math.min(2000, 50 * 2 ** n) * (0.75 + Math.random() / 2) });
     const sub = pub.duplicate();
     let reported = false;
+    let connectedOnce = false;
+    const lost = () => {
+      if (this.redisReady || this.redisGapSince === undefined) this.redisGapSince ??= Date.now();
+      this.delivered.holdFrom(this.redisGapSince - GAP_MARGIN_MS);
+      this.redisReady = false;
+    };
     for (const [name, conn] of [["pub", pub], ["sub", sub]] as const) {
       conn.on("error", (err) => {
         if (!reported) log.warn({ err: err.message, conn: name }, "redis error; cross-relay delivery paused");
@@ -296,15 +331,24 @@ export class Relay {
       });
       conn.on("ready", () => {
         reported = false;
-        this.redisReady = pub.status === "ready" && sub.status === "ready";
-        if (this.redisReady) log.info("redis connected");
+        const ready = pub.status === "ready" && sub.status === "ready";
+        if (!ready) return;
+        this.redisReady = true;
+        log.info("redis connected");
+        if (connectedOnce && this.redisGapSince !== undefined) this.afterRedisGap();
+        connectedOnce = true;
       });
-      conn.on("end", () => (this.redisReady = false));
-      conn.on("close", () => (this.redisReady = false));
+      conn.on("end", lost);
+      conn.on("close", lost);
     }
     this.redisPub = pub;
     this.redisSub = sub;
-    this.io.adapter(createAdapter(pub, sub, { key: this.config.redisPrefix }));
+    dropPublishesWhileDown(pub, () => this.metrics.redisPublishesDropped.inc());
+    this.io.adapter(createDedupAdapter(pub, sub, { key: this.config.redisPrefix }, this.delivered));
+    // Another relay back from a Redis gap asks every relay to replay that window to its sockets.
+    this.io.on("realtime:replay" as never, ((since: unknown) => {
+      if (typeof since === "number" && Number.isFinite(since)) void this.replayMessages(since, "peer");
+    }) as never);
     // Start-up waits briefly for Redis, then carries on with local delivery if it is down.
     await Promise.race([
       new Promise<void>((resolve) => (pub.status === "ready" ? resolve() : pub.once("ready", () => resolve()))),
@@ -387,6 +431,7 @@ export class Relay {
       maxPerUser: this.config.maxConnectionsPerUser,
     });
     socket.data.identity = identity;
+    socket.data.device = device;
     socket.data.connectionId = registered.connectionId;
     socket.data.rooms = registered.rooms ?? [];
     socket.data.limits = new SocketLimits(this.config);
@@ -494,15 +539,48 @@ export class Relay {
       socketIds,
       active,
     ]);
-    // Sockets the database no longer holds open (closed by a sweep while this relay was
-    // unresponsive, or by a DBA): disconnect them so their clients reconnect and re-register.
-    for (const socketId of notOpen ?? []) {
-      const socket = this.io.of("/").sockets.get(socketId);
-      if (socket) {
-        this.log.warn({ socketId }, "connection closed in the database; disconnecting the socket");
-        socket.disconnect(true);
-      }
-    }
+    // Sockets the database no longer holds open (a crash emptied the UNLOGGED table, a sweep closed
+    // them while this relay could not heartbeat, a DBA): the relay still holds them, so it puts
+    // them back in place instead of making their clients reconnect.
+    const lost = (notOpen ?? [])
+      .map((id) => this.io.of("/").sockets.get(id) as RelaySocket | undefined)
+      .filter((socket): socket is RelaySocket => !!socket?.connected && !!socket.data.identity && !this.pendingCloses.has(socket.id));
+    if (lost.length > 0) await this.registerAgain(lost);
+  }
+
+  /**
+   * Registers live sockets whose rows are gone: a new connection row each, their users' presence
+   * refreshed (no offline was announced: the sweep gives such users a grace period) and their
+   * memberships re-read. A socket that cannot be registered again is closed at the transport, so
+   * its client reconnects by itself.
+   */
+  private async registerAgain(sockets: RelaySocket[]): Promise<void> {
+    this.log.warn({ sockets: sockets.length }, "connections missing in the database; registering them again");
+    this.metrics.reRegistrations.inc(sockets.length);
+    await Promise.all(
+      sockets.map(async (socket) => {
+        const { identity } = socket.data;
+        try {
+          const registered = await this.registrations.submit({
+            socketId: socket.id,
+            userId: identity.anonymous ? null : identity.userId,
+            device: socket.data.device ?? null,
+            metadata: { address: socket.handshake.address },
+            anonymous: identity.anonymous,
+          });
+          socket.data.connectionId = registered.connectionId;
+          socket.data.rooms = registered.rooms ?? [];
+          for (const room of socket.data.rooms) socket.join(roomKey(room));
+        } catch (err) {
+          const e = toRealtimeError(err);
+          // Still missing: the next heartbeat tries again while the database is unavailable.
+          if (e.code === "UNAVAILABLE" || e.code === "BUSY") return;
+          if (/already open/.test(e.message)) return;
+          this.log.warn({ socketId: socket.id, code: e.code, err: e.message }, "could not register a socket again; closing its transport");
+          socket.conn.close();
+        }
+      }),
+    );
   }
 
   private async tick(): Promise<void> {
@@ -616,18 +694,89 @@ export class Relay {
     this.io.local.to(target).emit(String(n.event), payload);
   }
 
-  /**
-   * After the LISTEN connection comes back: notifications sent meanwhile are lost, so re-read
-   * memberships of local users (join/leave sockets to match) and re-send current typers of
-   * local rooms.
-   */
-  async resync(): Promise<void> {
-    this.metrics.listenerReconnects.inc();
+  // ---- recovery after a gap ---------------------------------------------------------------
+
+  private localRoomsAndUsers(): { rooms: string[]; users: string[] } {
+    const rooms = [...this.io.of("/").adapter.rooms.keys()].filter((r) => r.startsWith("room:")).map((r) => r.slice(5));
     const users = new Set<string>();
     for (const socket of this.io.of("/").sockets.values()) {
       const id = (socket as RelaySocket).data.identity;
       if (id && !id.anonymous) users.add(id.userId);
     }
+    return { rooms, users: [...users] };
+  }
+
+  /** Redis is back: replay the gap here, and ask every other relay to replay it too. */
+  private afterRedisGap(): void {
+    const since = (this.redisGapSince ?? Date.now()) - GAP_MARGIN_MS;
+    // Resubscription and the other relays' reconnects settle first; later messages flow normally.
+    setTimeout(() => {
+      this.redisGapSince = undefined;
+      this.io.serverSideEmit("realtime:replay" as never, since as never);
+      void this.replayMessages(since, "redis").finally(() => {
+        if (this.redisGapSince === undefined) this.delivered.holdFrom(undefined);
+      });
+    }, 1000).unref();
+  }
+
+  /**
+   * Delivers to local sockets the messages stored in their rooms since `since` that this relay has
+   * not delivered (they were published while Redis was unreachable).
+   */
+  private async replayMessages(since: number, reason: string): Promise<void> {
+    const { rooms } = this.localRoomsAndUsers();
+    if (rooms.length === 0) return;
+    let changes: { messages: StoredMessage[] };
+    try {
+      changes = await this.db.value("changes_since", "select realtime_changes_since($1::text[], '{}'::text[], to_timestamp($2::double precision / 1000)) as v", [rooms, since]);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, reason }, "could not replay messages after a Redis gap");
+      return;
+    }
+    let replayed = 0;
+    for (const message of changes.messages) {
+      if (this.delivered.has(message.id)) continue;
+      this.io.local.to(roomKey(message.roomName)).emit("message:new", message);
+      replayed++;
+    }
+    this.metrics.messagesReplayed.inc(replayed);
+    if (replayed > 0 || reason !== "peer") this.log.info({ replayed, checked: changes.messages.length, reason }, "replayed messages missed during a Redis gap");
+  }
+
+  /**
+   * After the LISTEN connection comes back: notifications sent meanwhile are lost. Register again
+   * any socket whose row is gone (the database may have restarted), re-read memberships of local
+   * users (join/leave sockets to match), announce the membership and presence changes made in the
+   * gap to local sockets, and re-send current typers of local rooms.
+   */
+  async resync(lostAt: number = Date.now()): Promise<void> {
+    this.metrics.listenerReconnects.inc();
+    await this.heartbeat().catch((err) => this.log.warn({ err: (err as Error).message }, "heartbeat after LISTEN reconnect failed"));
+    const gap = this.localRoomsAndUsers();
+    if (gap.rooms.length > 0 || gap.users.length > 0) {
+      const changes = await this.db.value<{
+        presence: Array<{ userId: string; status: string; customStatus: unknown; lastSeen: unknown; rooms: string[] }>;
+        members: Array<{ roomName: string; userId: string; op: "joined" | "left" }>;
+      }>("changes_since", "select realtime_changes_since($1::text[], $2::text[], to_timestamp($3::double precision / 1000), 1) as v", [
+        gap.rooms,
+        gap.users,
+        lostAt - GAP_MARGIN_MS,
+      ]);
+      for (const m of changes.members) {
+        this.io.local.to(roomKey(m.roomName)).emit(m.op === "joined" ? "user:joined" : "user:left", { roomName: m.roomName, userId: m.userId });
+      }
+      if (this.config.enablePresence) {
+        for (const p of changes.presence) {
+          this.io.local.to([userKey(p.userId), ...p.rooms.map(roomKey)]).emit("presence:changed", {
+            userId: p.userId,
+            status: p.status,
+            customStatus: p.customStatus ?? null,
+            lastSeen: p.lastSeen ?? null,
+          });
+        }
+      }
+    }
+    const users = new Set(this.localRoomsAndUsers().users);
     if (users.size > 0) {
       const rows = await this.db.query<{ user_id: string; rooms: string[] }>(
         "resync_rooms",
@@ -668,7 +817,11 @@ export class Relay {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     this.log.info({ connections: this.localConnectionCount }, "relay stopping");
-    this.io.local.disconnectSockets(true);
+    // No new connections; the clients of this relay reconnect (to another relay, or to this one
+    // once restarted). Closing the transport, not a Socket.io disconnect, is what makes a
+    // socket.io client retry by itself; users stay visible for the presence grace period.
+    this.httpServer.close();
+    for (const socket of this.io.of("/").sockets.values()) socket.conn.close();
     await this.db
       .value<number>("node_stop", "select realtime_node_stop($1, now(), make_interval(secs => $2::double precision / 1000)) as v", [
         this.config.nodeId,

@@ -69,4 +69,10 @@ describe("loadConfig", () => {
       /REALTIME_IDLE_AFTER: must be 0 \(off\) or at least twice REALTIME_PRESENCE_HEARTBEAT/,
     );
   });
+
+  it("refuses an origin without a scheme, or with a path, and keeps a trailing slash out", () => {
+    expect(errorOf({ REALTIME_CORS_ORIGIN: "localhost:3000" }).message).toMatch(/REALTIME_CORS_ORIGIN: "localhost:3000" is not an origin like http:\/\/localhost:3000/);
+    expect(errorOf({ REALTIME_CORS_ORIGIN: "http://a.example/app" }).variable).toBe("REALTIME_CORS_ORIGIN");
+    expect(loadConfig({ REALTIME_CORS_ORIGIN: "http://localhost:3000/, https://app.example" }).corsOrigins).toEqual(["http://localhost:3000", "https://app.example"]);
+  });
 });

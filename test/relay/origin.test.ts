@@ -1,8 +1,9 @@
-// Browser origins on every transport (REALTIME_CORS_ORIGIN, else same-origin only), and the demo
+// Browser origins on every transport (same-origin always, plus REALTIME_CORS_ORIGIN), and the demo
 // token endpoint limited to this machine when the server signs with its development secret.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { originAllowed } from "../../relay/server.js";
 import { connect, connectError, startRelay, token, uid, type TestRelay } from "../helpers/relay.js";
+import { spawnRelay } from "../helpers/cluster.js";
 
 let open: TestRelay;
 let restricted: TestRelay;
@@ -27,6 +28,8 @@ describe("origin checks", () => {
     expect(originAllowed("http://a", "h:1", ["http://a"])).toBe(true);
     expect(originAllowed("http://b", "h:1", ["http://a"])).toBe(false);
     expect(originAllowed("http://b", "h:1", ["*"])).toBe(true);
+    // Same-origin is allowed whatever the list says (the demo page, python-socketio's own Origin).
+    expect(originAllowed("http://h:1", "h:1", ["http://a"])).toBe(true);
   });
 
   it("refuses a websocket from a foreign origin when none is configured, and accepts same-origin and non-browser clients", async () => {
@@ -41,8 +44,23 @@ describe("origin checks", () => {
   it("accepts only the configured origins", async () => {
     await connectError(restricted.url, token(uid()), withOrigin("http://evil.example"));
     const allowed = await connect(restricted.url, token(uid()), withOrigin("http://app.example"));
-    expect(allowed.connected).toBe(true);
+    const sameOrigin = await connect(restricted.url, token(uid()), withOrigin(restricted.url));
+    expect(allowed.connected && sameOrigin.connected).toBe(true);
     allowed.disconnect();
+    sameOrigin.disconnect();
+  });
+
+  it("logs a refused origin with the origin, once per interval however many arrive", async () => {
+    const relay = await spawnRelay({ DATABASE_URL: open.db.url, REALTIME_CORS_ORIGIN: "http://app.example" });
+    try {
+      for (let i = 0; i < 5; i++) await connectError(relay.url, token(uid()), withOrigin("http://evil.example"));
+      await new Promise((r) => setTimeout(r, 200));
+      const lines = relay.logs.filter((l) => l.includes("REALTIME_CORS_ORIGIN"));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain("http://evil.example");
+    } finally {
+      await relay.kill();
+    }
   });
 });
 
