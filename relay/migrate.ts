@@ -1,4 +1,5 @@
-// Creates the database when missing and applies the committed migrations (graphile-migrate).
+// Applies the committed migrations (graphile-migrate); `realtime init` also creates the database
+// when it is missing (createDatabase), the relay never does: a misspelled DATABASE_URL fails.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -101,11 +102,13 @@ async function appliedNewest(connectionString: string): Promise<string | null> {
 export async function migrateDatabase(
   connectionString: string,
   log: (message: string) => void = () => {},
+  options: { createDatabase?: boolean } = {},
 ): Promise<MigrateResult> {
   const logger = new Logger(() => (level, message) => {
     if (level !== "debug") log(message);
   });
-  const createdDatabase = await ensureDatabase(connectionString);
+  // Without createDatabase a missing database fails here with 3D000 (graphile-migrate would too).
+  const createdDatabase = options.createDatabase ? await ensureDatabase(connectionString) : false;
   const current = createdDatabase ? null : await appliedNewest(connectionString);
   if (current) {
     log("graphile-migrate: Already up to date");

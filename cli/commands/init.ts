@@ -114,7 +114,7 @@ export default class Init extends RealtimeCommand {
     const run = async (target: DbTarget) => {
       try {
         const before = await appliedMigrations(target.url);
-        const result = await migrateDatabase(target.url, log);
+        const result = await migrateDatabase(target.url, log, { createDatabase: true });
         const after = await appliedMigrations(target.url);
         const relayRole = await setupRelayRole(target.url, {
           role: flags["relay-role"],

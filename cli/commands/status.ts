@@ -2,7 +2,7 @@ import { RealtimeCommand } from "../lib/base.js";
 import {
   checkDatabase,
   checkRedisConfigured,
-  checkServer,
+  checkServers,
   configSummary,
   type DatabaseCheck,
   type RedisStatus,
@@ -14,13 +14,17 @@ export interface StatusJson {
   config: Record<string, string>;
   database: DatabaseCheck;
   redis: RedisStatus;
+  /** Every server running from this data directory (or the one entry for REALTIME_PORT when none runs). */
+  servers: ServerCheck[];
+  /** The first of servers (kept for scripts that read one). */
   server: ServerCheck;
 }
 
 function serverLine(server: ServerCheck): string {
   if (!server.running) return `not running (nothing answers ${server.url}/health)`;
   const parts: string[] = [];
-  parts.push(server.pid !== null ? `running, pid ${server.pid}` : "running (no pid file: started elsewhere)");
+  if (server.name !== null) parts.push(`${server.name}: running, pid ${server.pid}`);
+  else parts.push("running (no pid file here: started elsewhere)");
   if (server.health) {
     const body = server.health.body ?? {};
     const state = server.health.status === 200 ? "healthy" : `unhealthy (HTTP ${server.health.status})`;
@@ -39,19 +43,21 @@ function serverLine(server: ServerCheck): string {
 export default class Status extends RealtimeCommand {
   static summary = "Show configuration, database, Redis and server status.";
   static description =
-    "Prints the configuration (secrets masked), whether the database and Redis are reachable, the schema version, and whether a server is running (pid file and GET /health on REALTIME_PORT).";
+    "Prints the configuration (secrets masked), whether the database and Redis are reachable, the schema version, and every server running from this directory " +
+    "(their pid files in <data dir>/run/ and GET /health on the URL each server recorded there; REALTIME_PORT is probed too). " +
+    "The embedded database's port and the servers' URLs come from what the running server wrote, so this shell needs none of its settings.";
   static examples = ["<%= config.bin %> <%= command.id %>", "<%= config.bin %> <%= command.id %> --json"];
   static enableJsonFlag = true;
 
   async run(): Promise<StatusJson> {
     await this.parse(Status);
     const config = this.settings;
-    const [database, redis, server] = await Promise.all([
+    const [database, redis, servers] = await Promise.all([
       checkDatabase(config),
       checkRedisConfigured(config),
-      checkServer(config),
+      checkServers(config),
     ]);
-    const summary = configSummary(config);
+    const summary = configSummary(config, database.port);
 
     const width = Math.max(...Object.keys(summary).map((k) => k.length)) + 2;
     this.log("Configuration");
@@ -72,7 +78,9 @@ export default class Status extends RealtimeCommand {
     const labelWidth = 10;
     this.log(`${"Database".padEnd(labelWidth)}${dbLine}`);
     this.log(`${"Redis".padEnd(labelWidth)}${redisLine}`);
-    this.log(`${"Server".padEnd(labelWidth)}${serverLine(server)}`);
-    return { config: summary, database, redis, server };
+    for (const [i, server] of servers.entries()) {
+      this.log(`${(i === 0 ? (servers.length > 1 ? "Servers" : "Server") : "").padEnd(labelWidth)}${serverLine(server)}`);
+    }
+    return { config: summary, database, redis, servers, server: servers[0] };
   }
 }

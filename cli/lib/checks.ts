@@ -5,7 +5,7 @@ import { formatDuration } from "./duration.js";
 import { describeDbError, type DbTarget } from "./errors.js";
 import { maskSecret, maskUrl } from "../../relay/mask.js";
 import { checkRedis, type RedisCheck } from "./redis.js";
-import { baseUrl, livePid, pidFile, probeHealth } from "./server.js";
+import { baseUrl, listServers, pidFile, probeHealth, serverName } from "./server.js";
 
 export function describeJwt(config: Readonly<Config>): string {
   const algs = config.jwtAlgorithms.join(", ");
@@ -17,11 +17,11 @@ export function describeJwt(config: Readonly<Config>): string {
 }
 
 /** The configuration as rows of [label, value], nothing secret in them. */
-export function configSummary(config: Readonly<Config>): Record<string, string> {
+export function configSummary(config: Readonly<Config>, embeddedPort = config.embeddedPort): Record<string, string> {
   return {
     database: config.databaseUrl
       ? maskUrl(config.databaseUrl)
-      : `embedded PostgreSQL (port ${config.embeddedPort}, data in ${config.dataDir})`,
+      : `embedded PostgreSQL (port ${embeddedPort}, data in ${config.dataDir})`,
     redis: config.redisUrl ? maskUrl(config.redisUrl) : "not set (single node, in-memory adapter)",
     listen: `${config.host}:${config.port}`,
     jwt: describeJwt(config),
@@ -40,6 +40,8 @@ export function configSummary(config: Readonly<Config>): Record<string, string> 
 export interface DatabaseCheck {
   url: string | null;
   embedded: boolean;
+  /** The running embedded PostgreSQL's port (from the URL the running server uses). */
+  port?: number;
   reachable: boolean;
   running?: boolean;
   server?: string;
@@ -59,6 +61,7 @@ export async function checkDatabase(config: Readonly<Config>): Promise<DatabaseC
     target = { url, embedded: true };
   }
   const result: DatabaseCheck = { url: maskUrl(target.url), embedded: target.embedded, reachable: false };
+  if (target.embedded) result.port = Number(new URL(target.url).port);
   const { default: pg } = await import("pg");
   const client = new pg.Client({ connectionString: target.url, connectionTimeoutMillis: 5000, application_name: "realtime-cli" });
   client.on("error", () => {});
@@ -95,24 +98,65 @@ export async function checkRedisConfigured(config: Readonly<Config>): Promise<Re
 }
 
 export interface ServerCheck {
+  /** The server's name (REALTIME_NODE_ID, or port-<port>); null for something that answers on REALTIME_PORT without a pid file here. */
+  name: string | null;
   running: boolean;
   pid: number | null;
   pidFile: string;
   url: string;
+  /** The embedded PostgreSQL's port, when this server runs it. */
+  embeddedPort: number | null;
   health: { status: number; body?: Record<string, unknown> } | null;
   error?: string;
 }
 
+async function probe(url: string): Promise<Pick<ServerCheck, "health" | "error">> {
+  const p = await probeHealth(`${url}/health`, 1500);
+  return { health: p.answered ? { status: p.status!, body: p.body } : null, ...(p.answered ? {} : { error: p.error }) };
+}
+
+/**
+ * Every server running from this data directory (found by its pid file; its URL comes from the
+ * state file it writes, so another shell needs none of its settings), plus whatever answers on
+ * REALTIME_PORT when no server here claims that port. Never empty: with nothing running, the
+ * one entry says so for REALTIME_PORT.
+ */
+export async function checkServers(config: Readonly<Config>): Promise<ServerCheck[]> {
+  const running = listServers(config).filter((s) => s.pid !== null);
+  const checks = await Promise.all(
+    running.map(async (s): Promise<ServerCheck> => {
+      const url = s.state?.url ?? baseUrl(config);
+      return {
+        name: s.name,
+        running: true,
+        pid: s.pid,
+        pidFile: s.pidFile,
+        url,
+        embeddedPort: s.state?.embeddedPort ?? null,
+        ...(await probe(url)),
+      };
+    }),
+  );
+  const configured = baseUrl(config);
+  if (!checks.some((c) => c.url === configured)) {
+    const other = await probe(configured);
+    if (other.health || checks.length === 0) {
+      checks.push({
+        name: null,
+        running: other.health !== null,
+        pid: null,
+        pidFile: pidFile(config),
+        url: configured,
+        embeddedPort: null,
+        ...other,
+      });
+    }
+  }
+  return checks;
+}
+
+/** The server this configuration names (or the first one running), for callers that want one. */
 export async function checkServer(config: Readonly<Config>): Promise<ServerCheck> {
-  const pid = livePid(config) ?? null;
-  const url = baseUrl(config);
-  const probe = await probeHealth(`${url}/health`, 1500);
-  return {
-    running: pid !== null || probe.answered,
-    pid,
-    pidFile: pidFile(config),
-    url,
-    health: probe.answered ? { status: probe.status!, body: probe.body } : null,
-    ...(probe.answered ? {} : { error: probe.error }),
-  };
+  const all = await checkServers(config);
+  return all.find((c) => c.name === serverName(config)) ?? all.find((c) => c.running) ?? all[0];
 }

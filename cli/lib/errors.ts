@@ -99,9 +99,17 @@ function dbErrorLine(err: unknown, target: DbTarget): CliError {
 export function describeError(err: unknown): { message: string; exitCode: number } {
   if (err instanceof CliError) return { message: err.message, exitCode: err.exitCode };
   if (err instanceof ConfigError) return { message: err.message, exitCode: 1 };
-  const e = err as { message?: string; oclif?: { exit?: number | false }; parse?: unknown };
+  const e = err as { message?: string; oclif?: { exit?: number | false }; parse?: unknown; args?: Array<{ name?: string }> };
   // oclif's parser errors (bad flags, missing arguments): exit 2, message without the help hint.
   if (e?.oclif && typeof e.oclif.exit === "number") {
+    // Missing arguments: their names only (oclif's message adds a table and notes on multiple flags).
+    const missingArgs = Array.isArray(e.args) ? e.args.map((a) => a.name).filter((n): n is string => !!n) : [];
+    if (/^Missing \d+ required args?/.test(e.message ?? "") && missingArgs.length > 0) {
+      return {
+        message: `missing required argument${missingArgs.length > 1 ? "s" : ""}: ${missingArgs.map((n) => n.toUpperCase()).join(", ")} (see --help)`,
+        exitCode: e.oclif.exit,
+      };
+    }
     const lines = (e.message ?? "")
       .split("\n")
       .map((l) => l.trim())

@@ -47,13 +47,14 @@ describe("server life cycle", () => {
     // Setup: nothing is running yet.
     const before = await cli("server", "stop");
     expect(before.code).toBe(0);
-    expect(before.stdout).toMatch(/The server is not running \(no pid file at .*server\.pid\)/);
+    expect(before.stdout).toMatch(/The server is not running \(no pid file in .*\/run\)/);
 
     // Start in the background.
     const started = await cli("server", "start", "--detach");
     expect(started.code, started.stderr).toBe(0);
     expect(started.stdout).toContain(`http://127.0.0.1:${port}`);
-    const pidFile = path.join(dataDir, "server.pid");
+    const name = `port-${port}`;
+    const pidFile = path.join(dataDir, "run", `${name}.pid`);
     serverPid = Number(fs.readFileSync(pidFile, "utf8").trim());
     expect(started.stdout).toContain(`pid ${serverPid}`);
     expect(alive(serverPid)).toBe(true);
@@ -63,19 +64,22 @@ describe("server life cycle", () => {
     // A second start refuses while the first runs.
     const again = await cli("server", "start", "--detach");
     expect(again.code).toBe(1);
-    expect(errorLine(again)).toBe(`Error: a server is already running (pid ${serverPid}); stop it with npx realtime server stop`);
+    expect(errorLine(again)).toBe(
+      `Error: a server named ${name} is already running (pid ${serverPid}, http://127.0.0.1:${port}); stop it with npx realtime server stop --node ${name}, ` +
+        "or give this one another REALTIME_NODE_ID and REALTIME_PORT",
+    );
 
     // status sees it, by pid file and /health.
     const status = json(await cli("status", "--json"));
     expect(status.server).toMatchObject({ running: true, pid: serverPid, health: { status: 200 } });
     const statusText = await cli("status");
-    expect(statusText.stdout).toMatch(new RegExp(`Server\\s+running, pid ${serverPid}, http://127\\.0\\.0\\.1:${port} healthy`));
+    expect(statusText.stdout).toMatch(new RegExp(`Server\\s+${name}: running, pid ${serverPid}, http://127\\.0\\.0\\.1:${port} healthy`));
 
     // The relay registered itself as a node.
     const stats = json(await cli("stats", "--json"));
     expect(stats.nodes).toEqual(expect.arrayContaining([expect.objectContaining({ pid: serverPid, stoppedAt: null })]));
 
-    // logs: the last N lines of server.log.
+    // logs: the last N lines of run/<name>.log.
     const logs = await cli("server", "logs", "3");
     expect(logs.code, logs.stderr).toBe(0);
     const lines = logs.stdout.trimEnd().split("\n");
@@ -83,12 +87,12 @@ describe("server life cycle", () => {
     expect(lines.length).toBeLessThanOrEqual(3);
     const all = await cli("server", "logs");
     expect(all.stdout).toMatch(/listening/i);
-    expect(fs.readFileSync(path.join(dataDir, "server.log"), "utf8")).toContain(lines[lines.length - 1]);
+    expect(fs.readFileSync(path.join(dataDir, "run", `${name}.log`), "utf8")).toContain(lines[lines.length - 1]);
 
     // stop: SIGTERM, wait, remove the pid file.
     const stopped = await cli("server", "stop");
     expect(stopped.code, stopped.stderr).toBe(0);
-    expect(stopped.stdout).toContain(`Stopped the server (pid ${serverPid})`);
+    expect(stopped.stdout).toContain(`Stopped the server ${name} (pid ${serverPid})`);
     expect(alive(serverPid)).toBe(false);
     expect(fs.existsSync(pidFile)).toBe(false);
     await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
@@ -98,6 +102,7 @@ describe("server life cycle", () => {
     // And afterwards.
     const afterStatus = json(await cli("status", "--json"));
     expect(afterStatus.server).toMatchObject({ running: false, pid: null });
+    expect(fs.existsSync(path.join(dataDir, "run", `${name}.json`))).toBe(false);
     const stopAgain = await cli("server", "stop");
     expect(stopAgain.code).toBe(0);
     expect(stopAgain.stdout).toContain("The server is not running");
@@ -105,7 +110,8 @@ describe("server life cycle", () => {
 
   it("--follow prints lines written after it started", async () => {
     const dir = tempDir();
-    fs.writeFileSync(path.join(dir, "server.log"), "one\ntwo\n");
+    fs.mkdirSync(path.join(dir, "run"));
+    fs.writeFileSync(path.join(dir, "run", "relay-x.log"), "one\ntwo\n");
     const { spawn } = await import("node:child_process");
     const { BIN } = await import("./run.js");
     const child = spawn(process.execPath, [BIN, "server", "logs", "1", "--follow"], {
@@ -118,7 +124,7 @@ describe("server life cycle", () => {
     child.stderr.on("data", (d) => (err += d));
     try {
       await waitFor(() => out.includes("two"), 30_000, () => `stdout: ${out}\nstderr: ${err}`);
-      fs.appendFileSync(path.join(dir, "server.log"), "three\n");
+      fs.appendFileSync(path.join(dir, "run", "relay-x.log"), "three\n");
       await waitFor(() => out.includes("three"), 30_000, () => `stdout: ${out}\nstderr: ${err}`);
       expect(out).toBe("two\nthree\n");
     } finally {
@@ -157,7 +163,7 @@ describe("embedded mode (no DATABASE_URL)", { timeout: 150_000 }, () => {
 
       const started = await run("server", "start", "--detach");
       expect(started.code, started.stderr).toBe(0);
-      pid = Number(fs.readFileSync(path.join(embeddedEnv.REALTIME_DATA_DIR!, "server.pid"), "utf8"));
+      pid = Number(fs.readFileSync(path.join(embeddedEnv.REALTIME_DATA_DIR!, "run", `port-${embeddedEnv.REALTIME_PORT}.pid`), "utf8"));
 
       const created = await run("create-room", "embedded-room");
       const rooms = json<any[]>(await run("rooms", "--json"));
@@ -182,44 +188,50 @@ describe("server failures", { timeout: 60_000 }, () => {
     const r = await runCli(["server", "logs"], { ...env, REALTIME_DATA_DIR: path.join(cwd, "empty") }, { cwd });
 
     expect(r.code).toBe(1);
-    expect(errorLine(r)).toMatch(/^Error: no server log at .*empty\/server\.log/);
+    expect(errorLine(r)).toMatch(/^Error: no server log in .*empty\/run: a server writes one there/);
   });
 
   it("server stop removes a stale pid file", async () => {
     const dir = path.join(cwd, "stale");
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, "server.pid"), "999999\n");
+    fs.mkdirSync(path.join(dir, "run"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "run", "relay-x.pid"), "999999\n");
 
     const r = await runCli(["server", "stop"], { ...env, REALTIME_DATA_DIR: dir }, { cwd });
 
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("removed a stale pid file for pid 999999");
-    expect(fs.existsSync(path.join(dir, "server.pid"))).toBe(false);
+    expect(r.stdout).toContain("The server is not running");
+    expect(fs.existsSync(path.join(dir, "run", "relay-x.pid"))).toBe(false);
   });
 
   it("a pid file naming a live process that is not a server is stale too (nothing is signalled)", async () => {
     const dir = path.join(cwd, "recycled");
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, "server.pid"), `${process.pid}\n`);
+    fs.mkdirSync(path.join(dir, "run"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "run", "relay-x.pid"), `${process.pid}\n`);
 
     const r = await runCli(["server", "stop"], { ...env, REALTIME_DATA_DIR: dir }, { cwd });
 
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`removed a stale pid file for pid ${process.pid}`);
-    expect(fs.existsSync(path.join(dir, "server.pid"))).toBe(false);
+    expect(r.stdout).toContain("The server is not running");
+    expect(fs.existsSync(path.join(dir, "run", "relay-x.pid"))).toBe(false);
   });
 
   it("start --detach reports a server that dies during start-up, with the reason", async () => {
     const dir = path.join(cwd, "dies");
     const r = await runCli(
       ["server", "start", "--detach"],
-      { ...env, REALTIME_DATA_DIR: dir, REALTIME_PORT: String(await freePort()), DATABASE_URL: "postgres://postgres:pw@127.0.0.1:1/x" },
+      {
+        ...env,
+        REALTIME_DATA_DIR: dir,
+        REALTIME_PORT: String(await freePort()),
+        REALTIME_DB_WAIT: "500",
+        DATABASE_URL: "postgres://postgres:pw@127.0.0.1:1/x",
+      },
       { cwd, timeoutMs: 90_000 },
     );
 
     expect(r.code).toBe(1);
     expect(errorLine(r)).toMatch(/^Error: the server exited during start-up \(code 1\): .*cannot reach the database at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/x/);
-    expect(fs.existsSync(path.join(dir, "server.pid"))).toBe(false);
+    expect(fs.readdirSync(path.join(dir, "run")).filter((f) => f.endsWith(".pid"))).toEqual([]);
   }, 90_000);
 });
 
