@@ -1,5 +1,6 @@
 // The demo page in two real headless Chromium pages: join, typing indicator, messages, presence,
-// and going offline when a page closes. Saves test/artifacts/demo.png.
+// and going offline when a page closes. Saves test/artifacts/demo.png. The relay runs with
+// REALTIME_CORS_ORIGIN set to other origins, as a typical .env does: the page is same-origin and works.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -33,6 +34,7 @@ beforeAll(async () => {
       REALTIME_JWT_SECRET: "browser-test-secret-0123456789",
       REALTIME_DEMO: "true",
       REALTIME_DEMO_TOKENS: "true",
+      REALTIME_CORS_ORIGIN: "http://localhost:3000,http://localhost:3001",
       REALTIME_PORT: "0",
       REALTIME_HOST: "127.0.0.1",
       REALTIME_PRESENCE_GRACE: "0",
