@@ -495,7 +495,7 @@ export class Relay {
     } catch (err) {
       // Retried with the next heartbeat; the row stays open meanwhile.
       this.pendingCloses.add(socketId);
-      this.log.warn({ socketId, err: (err as Error).message }, "could not record a disconnect; will retry");
+      this.warnings.warn("record-disconnect", { socketId, err: (err as Error).message }, "could not record a disconnect; will retry");
     }
   }
 
@@ -507,7 +507,7 @@ export class Relay {
     this.idleUsers.delete(identity.userId);
     this.db
       .query("mark_active", "select realtime_mark_active($1::text[])", [[identity.userId]])
-      .catch((err) => this.log.warn({ err: (err as Error).message }, "could not end an idle away"));
+      .catch((err) => this.warnings.warn("mark-active", { err: (err as Error).message }, "could not end an idle away"));
   }
 
   sendError(socket: RelaySocket, err: RealtimeError): void {

@@ -1,4 +1,4 @@
-// Authentication over a real socket (SPEC section 3): which tokens open a connection, what a refused
+// Authentication over a real socket: which tokens open a connection, what a refused
 // handshake says, where the user id comes from, live expiry and auth:refresh.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {

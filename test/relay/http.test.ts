@@ -1,4 +1,4 @@
-// HTTP beside the sockets (SPEC section 9): /health and /metrics (Prometheus text and JSON).
+// HTTP beside the sockets: /health and /metrics (Prometheus text and JSON).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ackError, ackOk, connect, createRoom, startRelay, token, uid, type TestRelay } from "../helpers/relay.js";
 

@@ -1,4 +1,4 @@
-// Presence over real sockets (SPEC section 6): many devices, the grace period after the last
+// Presence over real sockets: many devices, the grace period after the last
 // disconnect, presence:update / presence:get, and who receives presence:changed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {

@@ -1,4 +1,4 @@
-// Rooms over the socket (SPEC sections 4 and 5): room:join / room:leave answers, user:joined and
+// Rooms over the socket: room:join / room:leave answers, user:joined and
 // user:left once per membership, rejoining on connect, and every row of the authorisation table,
 // including anonymous connections on a relay that allows them.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

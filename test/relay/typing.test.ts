@@ -1,4 +1,4 @@
-// Typing indicators over real sockets (SPEC section 7): typing:event only when the set of typers
+// Typing indicators over real sockets: typing:event only when the set of typers
 // changes; refresh is silent; stop, expiry, sending a message and disconnecting clear it; threads
 // are separate sets.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
