@@ -99,8 +99,8 @@ export interface PrivatePostgres {
   restart(mode: "fast" | "immediate"): Promise<void>;
   /** One statement on a short-lived connection to the realtime database. */
   sql<T = Record<string, any>>(query: string, values?: unknown[]): Promise<T[]>;
-  /** A connection of the caller's own (for transactions); the caller ends it. */
-  client(): Promise<pg.Client>;
+  /** A connection of the caller's own (for transactions), to `realtime` or another database; the caller ends it. */
+  client(database?: string): Promise<pg.Client>;
   /** Server log so far (for failure messages). */
   log(): string;
   /** Stops the server, unmounts a small file system when there is one, removes the directory. */
@@ -175,8 +175,8 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
     throw err;
   }
   const url = `postgres://${PG_USER}@127.0.0.1:${port}/realtime`;
-  const client = async () => {
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  const client = async (database = "realtime") => {
+    const c = new pg.Client({ connectionString: url.replace(/\/realtime$/, `/${database}`), connectionTimeoutMillis: 5000 });
     c.on("error", () => {});
     await c.connect();
     return c;

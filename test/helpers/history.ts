@@ -485,7 +485,9 @@ export class History {
       replayed: this.members.reduce((n, m) => n + m.replayed, 0),
       gaps: this.members.reduce((n, m) => n + m.gaps, 0),
       idsReused: this.members.reduce((n, m) => n + m.idsReused, 0),
-      ...(this.probeResult && this.probeResult.stranded.length > 0 ? { stranded: this.probeResult.stranded.slice(0, 10) } : {}),
+      ...(this.probeResult && this.probeResult.stranded.length > 0
+        ? { stranded: this.probeResult.stranded.slice(0, 10), strandedDetail: this.strandedDetail(this.probeResult.stranded.slice(0, 3)) }
+        : {}),
       ...this.extra,
     };
   }
@@ -503,6 +505,25 @@ export class History {
     }
     console.log(`FAULT-SUMMARY ${JSON.stringify(summary)}`);
     return summary;
+  }
+
+  /** What a stranded member went through (for the summary line). */
+  private strandedDetail(names: string[]): Record<string, unknown>[] {
+    return this.members
+      .filter((m) => names.includes(m.name))
+      .map((m) => {
+        const detail: Record<string, unknown> = { name: m.name, disconnects: m.disconnects.map((d) => d.reason) };
+        if (m instanceof TrackedClient) {
+          detail.connected = m.socket.connected;
+          detail.authenticated = m.authentications.map((x) => x.rooms.length);
+          detail.rejoinFailures = m.rejoinFailures.slice(-5);
+          detail.rejoined = m.rejoinedAt !== undefined;
+        } else if (m instanceof PythonMember) {
+          detail.authenticated = m.authentications.map((x) => x.rooms?.length ?? 0);
+          detail.rejoined = m.rejoinedAt !== undefined;
+        }
+        return detail;
+      });
   }
 
   /** Presence events telling any member that a user of `users` went offline. */
