@@ -10,6 +10,7 @@ import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   EmbeddedPostgresError,
+  RELOCATED_CLUSTERS_DIR,
   loadOrCreateDevSecret,
   runningEmbeddedUrl,
   startEmbeddedPostgres,
@@ -282,18 +283,45 @@ describe("embedded PostgreSQL", () => {
     expect(await runningEmbeddedUrl(dataDir)).toBeUndefined();
   });
 
-  it.skipIf(!ROOT)("as root, refuses a data dir the postgres OS user cannot reach, in one line", async () => {
-    const closed = path.join(base, "closed");
-    fs.mkdirSync(closed, { mode: 0o700 });
-    const err = await startEmbeddedPostgres({ dataDir: path.join(closed, "data"), port: 54329, log }).catch(
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(EmbeddedPostgresError);
-    const message = (err as Error).message;
-    expect(message).not.toContain("\n");
-    expect(message).toContain(`${closed} (mode 700) is not searchable`);
-    expect(message).toContain("REALTIME_DATA_DIR");
-    expect(fs.existsSync(path.join(closed, "data"))).toBe(false); // nothing created
+  it.skipIf(!ROOT)("as root, works in a data dir the postgres OS user cannot reach (a mktemp -d parent, mode 700): the cluster moves, linked from <data dir>/pg", async () => {
+    // Setup: a private folder (mode 700), as `mktemp -d` makes it, holding the checkout's data dir.
+    const closed = fs.mkdtempSync(path.join(os.tmpdir(), "realtime-closed-"));
+    expect(fs.statSync(closed).mode & 0o777).toBe(0o700);
+    const dir = path.join(closed, "checkout", ".realtime");
+    const link = path.join(dir, "pg");
+    let home: string | undefined;
+    try {
+      const db = await start(dir);
+      started.push(db);
+      home = path.dirname(db.pgDataDir);
+
+      // The cluster lives where the postgres user can reach it; the data dir links to it.
+      expect(db.pgDataDir.startsWith(`${RELOCATED_CLUSTERS_DIR}/`)).toBe(true);
+      expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+      expect(fs.realpathSync(link)).toBe(db.pgDataDir);
+      expect(fs.statSync(db.pgDataDir).uid).not.toBe(0);
+      // The user's folders keep their modes; the secrets stay in the data dir.
+      expect(fs.statSync(closed).mode & 0o777).toBe(0o700);
+      expect(fs.statSync(path.join(dir, "pg-password")).mode & 0o777).toBe(0o600);
+      expect(logs.some((l) => l.includes(`cannot reach ${dir}`) && l.includes(`${closed} (mode 700)`))).toBe(true);
+
+      await query(db.url, "create table relocated (id int)");
+      expect(await runningEmbeddedUrl(dir)).toBe(db.url);
+      await db.stop();
+      expect(await runningEmbeddedUrl(dir)).toBeUndefined();
+
+      // A second start finds the same cluster through the link, data kept.
+      const again = await start(dir);
+      started.push(again);
+      expect(again.initialised).toBe(false);
+      expect(again.pgDataDir).toBe(db.pgDataDir);
+      expect(await query(again.url, "select count(*)::int as n from relocated")).toEqual([{ n: 0 }]);
+      await again.stop();
+      expect(processesUsing(db.pgDataDir)).toEqual([]);
+    } finally {
+      fs.rmSync(closed, { recursive: true, force: true });
+      if (home) fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it("keeps a development JWT secret in the data dir, mode 0600", () => {
