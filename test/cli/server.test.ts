@@ -183,6 +183,46 @@ describe("embedded mode (no DATABASE_URL)", { timeout: 150_000 }, () => {
   });
 });
 
+describe("embedded mode as root in a private folder", { timeout: 150_000 }, () => {
+  it.skipIf(process.getuid?.() !== 0)("a checkout under a mktemp -d folder (mode 700): server start --detach, commands, stop", async () => {
+    // Setup: the checkout's parent is closed to the postgres OS user; the data dir is the default ./.realtime.
+    const closed = tempDir("realtime-private-");
+    expect(fs.statSync(closed).mode & 0o777).toBe(0o700);
+    const checkout = path.join(closed, "checkout");
+    fs.mkdirSync(checkout);
+    const privateEnv: Env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      LOG_LEVEL: "info",
+      REALTIME_EMBEDDED_PG_PORT: String(await freePort()),
+      REALTIME_PORT: String(await freePort()),
+    };
+    const run = (...args: string[]) => runCli(args, privateEnv, { cwd: checkout, timeoutMs: 120_000 });
+    let pid: number | undefined;
+    let home: string | undefined;
+    try {
+      const started = await run("server", "start", "--detach");
+      expect(started.code, started.stderr).toBe(0);
+      pid = Number(fs.readFileSync(path.join(checkout, ".realtime", "run", `port-${privateEnv.REALTIME_PORT}.pid`), "utf8"));
+      home = path.dirname(fs.realpathSync(path.join(checkout, ".realtime", "pg")));
+
+      const created = await run("create-room", "private-room");
+      expect(created.code, created.stderr).toBe(0);
+      const status = json(await run("status", "--json"));
+      expect(status.database).toMatchObject({ embedded: true, reachable: true });
+      expect(fs.statSync(closed).mode & 0o777).toBe(0o700);
+
+      const stop = await run("server", "stop");
+      expect(stop.code, stop.stderr).toBe(0);
+      expect(alive(pid)).toBe(false);
+    } finally {
+      if (pid !== undefined && alive(pid)) process.kill(pid, "SIGKILL");
+      fs.rmSync(closed, { recursive: true, force: true });
+      if (home?.startsWith("/var/lib/realtime/")) fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("server failures", { timeout: 60_000 }, () => {
   it("server logs without a log file says where it looked", async () => {
     const r = await runCli(["server", "logs"], { ...env, REALTIME_DATA_DIR: path.join(cwd, "empty") }, { cwd });
