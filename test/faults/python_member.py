@@ -27,13 +27,17 @@ def main():
     url, token, rooms_arg = sys.argv[1:4]
     rooms = [r for r in rooms_arg.split(",") if r]
     sio = socketio.Client(reconnection=True)
+    # Per room, the id up to which every message was received: live messages advance it only while
+    # the room is in sync (the server puts the socket back in its rooms before the re-join's replay
+    # fills the gap), replays advance it too.
     last_seen = {}
+    in_sync = set()
     lock = threading.Lock()
     state = {"first": True, "epoch": 0}
 
     def record(msg_id, room, content, live):
         with lock:
-            if msg_id > last_seen.get(room, 0):
+            if (not live or room in in_sync) and msg_id > last_seen.get(room, 0):
                 last_seen[room] = msg_id
         out({"ev": "message", "id": msg_id, "room": room, "content": content, "live": live})
 
@@ -60,6 +64,8 @@ def main():
                             out({"ev": "gap", "room": room})
                         for e in replay.get("events") or []:
                             record(e["id"], room, e.get("content"), False)
+                    with lock:
+                        in_sync.add(room)
                     break
                 out({"ev": "join-refused", "room": room, "error": ack.get("error") if ack else None})
                 time.sleep(0.5)
@@ -85,6 +91,8 @@ def main():
     @sio.event
     def disconnect():
         state["epoch"] += 1
+        with lock:
+            in_sync.clear()
         out({"ev": "disconnect"})
 
     try:

@@ -72,12 +72,21 @@ export class TrackedClient implements Member {
   readonly received = new Map<number, Received>();
   idsReused = 0;
   readonly baseline = new Map<string, number>();
+  /**
+   * Per room, the id up to which this client has every message: advanced by live messages only
+   * while the room is in sync, and by replays. The server puts a reconnected socket back in its
+   * rooms before the client re-joins, so live messages arrive before the replay fills the gap:
+   * taking `since` from the newest id seen would skip the gap.
+   */
   readonly lastSeen = new Map<string, number>();
+  private readonly inSync = new Set<string>();
   readonly liveCount = new Map<number, number>();
   readonly disconnects: { at: number; reason: string }[] = [];
   readonly authentications: { at: number; rooms: string[] }[] = [];
   readonly presence: { at: number; userId: string; status: string }[] = [];
   readonly rejoinFailures: string[] = [];
+  /** Each re-join after a reconnect: room, since, and what the replay held. */
+  readonly rejoins: { room: string; since: number; events: number; first?: number; gap: boolean; latestId: number | null }[] = [];
   replayed = 0;
   gaps = 0;
   /** When the last reconnect's re-joins all succeeded. */
@@ -102,6 +111,7 @@ export class TrackedClient implements Member {
     this.socket.on("presence:changed", (p: { userId: string; status: string }) => this.presence.push({ at: Date.now(), userId: p.userId, status: p.status }));
     this.socket.on("disconnect", (reason: string) => {
       this.epoch++;
+      this.inSync.clear();
       this.disconnects.push({ at: Date.now(), reason });
     });
     let first = true;
@@ -149,9 +159,13 @@ export class TrackedClient implements Member {
           const replay = ack.data?.replay as { events: { id: number; roomName: string; content: string }[]; gap: boolean; latestId: number | null } | undefined;
           if (initial && !this.baseline.has(room)) this.baseline.set(room, replay?.latestId ?? 0);
           else if (replay) {
+            this.rejoins.push({ room, since, events: replay.events.length, first: replay.events[0]?.id, gap: replay.gap, latestId: replay.latestId });
             if (replay.gap) this.gaps++;
             for (const e of replay.events) this.record(e.id, room, e.content, false);
+            const newest = replay.events.reduce((n, e) => Math.max(n, e.id), since);
+            if (newest > (this.lastSeen.get(room) ?? 0)) this.lastSeen.set(room, newest);
           }
+          this.inSync.add(room);
           break;
         }
         this.rejoinFailures.push(ack.error?.code ?? "?");
@@ -175,7 +189,7 @@ export class TrackedClient implements Member {
       this.received.set(id, { at: Date.now(), content });
       for (const l of this.listeners.values()) l(id);
     }
-    if (id > (this.lastSeen.get(room) ?? 0)) this.lastSeen.set(room, id);
+    if (live && this.inSync.has(room) && id > (this.lastSeen.get(room) ?? 0)) this.lastSeen.set(room, id);
   }
 
   liveDuplicates(): number {
@@ -518,6 +532,7 @@ export class History {
           detail.authenticated = m.authentications.map((x) => x.rooms.length);
           detail.rejoinFailures = m.rejoinFailures.slice(-5);
           detail.rejoined = m.rejoinedAt !== undefined;
+          detail.rejoins = m.rejoins.slice(-4);
         } else if (m instanceof PythonMember) {
           detail.authenticated = m.authentications.map((x) => x.rooms?.length ?? 0);
           detail.rejoined = m.rejoinedAt !== undefined;
