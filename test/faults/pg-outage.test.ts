@@ -28,9 +28,9 @@ describe("fault: PostgreSQL outage longer than REALTIME_STALE_AFTER", () => {
     await world.pg.start();
     const upAt = Date.now();
     await healthy(relay.url);
-    // Long enough for the relay's heartbeat and stale sweep to have run a few times.
-    await sleep(3 * STALE_AFTER_MS / 2);
     const probe = await h.probe(relay.url, upAt, 10_000);
+    // Long enough for the relay's heartbeats and stale sweeps to have run a few times since.
+    await sleep((3 * STALE_AFTER_MS) / 2);
     await traffic.stop();
     const closed = clients.reduce((n, c) => n + c.disconnects.filter((d) => d.at >= downAt).length, 0);
     const offline = h.offlineAbout(users, downAt);

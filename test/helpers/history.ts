@@ -47,6 +47,8 @@ export interface Member {
   /** Per room: the newest id that existed when the member first joined (what it need not get). */
   readonly baseline: Map<string, number>;
   readonly disconnects: { at: number; reason: string }[];
+  /** Each `authenticated` event: when, and the rooms the server says the socket is back in. */
+  readonly authentications: { at: number; rooms: string[] }[];
   readonly presence: { at: number; userId: string; status: string }[];
   replayed: number;
   gaps: number;
@@ -519,6 +521,20 @@ export class History {
     }
     console.log(`FAULT-SUMMARY ${JSON.stringify(summary)}`);
     return summary;
+  }
+
+  /**
+   * Seconds from `from` until the last member was back in all of its rooms by the server's word:
+   * its first `authenticated` after `after` listing every one of its rooms (null: one never was).
+   */
+  backSeconds(after: number, from: number): number | null {
+    let last = from;
+    for (const m of this.members) {
+      const a = m.authentications.find((x) => x.at >= after && m.rooms.every((r) => (x.rooms ?? []).includes(r)));
+      if (!a) return null;
+      last = Math.max(last, a.at);
+    }
+    return Math.round((last - from) / 100) / 10;
   }
 
   /** What a stranded member went through (for the summary line). */
