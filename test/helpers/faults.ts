@@ -118,6 +118,10 @@ export interface PrivatePostgresOptions {
 }
 
 export async function startPrivatePostgres(options: PrivatePostgresOptions = {}): Promise<PrivatePostgres> {
+  if (process.getuid?.() !== 0) {
+    throw new Error("the fault suite runs as root: it runs initdb and pg_ctl as the postgres user (runuser) and mounts a tmpfs");
+  }
+  if (!fs.existsSync(`${PG_BIN}/initdb`)) throw new Error(`no initdb in ${PG_BIN} (set TEST_PG_BIN to PostgreSQL's bin directory)`);
   const { uid, gid } = pgIds();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rt-fault-pg-"));
   fs.chmodSync(dir, 0o755);
