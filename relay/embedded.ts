@@ -454,7 +454,7 @@ async function clearPreviousPostmaster(dataDir: string, pgDir: string, log: (msg
     throw new EmbeddedPostgresError(
       state.ownerPid === process.pid
         ? `embedded PostgreSQL in ${dataDir} is already running in this process (port ${state.port})`
-        : `embedded PostgreSQL in ${dataDir} is in use by process ${state.ownerPid} (a running realtime server?) on port ${state.port}: stop that process first, or connect to it (runningEmbeddedUrl)`,
+        : `embedded PostgreSQL in ${dataDir} is in use by process ${state.ownerPid} (a running realtime server?) on port ${state.port}: stop it first (npx realtime server stop), or give this server its own REALTIME_DATA_DIR or a DATABASE_URL`,
     );
   }
   log(`embedded PostgreSQL: stopping postmaster ${pidFile.pid} left running by a previous process`);

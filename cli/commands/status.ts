@@ -23,6 +23,7 @@ export interface StatusJson {
 function serverLine(server: ServerCheck): string {
   if (!server.running) return `not running (nothing answers ${server.url}/health)`;
   const parts: string[] = [];
+  if (server.name !== null && server.starting) return `${server.name}: starting, pid ${server.pid} (no URL recorded yet)`;
   if (server.name !== null) parts.push(`${server.name}: running, pid ${server.pid}`);
   else parts.push("running (no pid file here: started elsewhere)");
   if (server.health) {

@@ -106,6 +106,8 @@ export interface ServerCheck {
   url: string;
   /** The embedded PostgreSQL's port, when this server runs it. */
   embeddedPort: number | null;
+  /** True while a server's process runs but it has not recorded its URL yet (still starting). */
+  starting: boolean;
   health: { status: number; body?: Record<string, unknown> } | null;
   error?: string;
 }
@@ -133,6 +135,7 @@ export async function checkServers(config: Readonly<Config>): Promise<ServerChec
         pidFile: s.pidFile,
         url,
         embeddedPort: s.state?.embeddedPort ?? null,
+        starting: s.state === null,
         ...(await probe(url)),
       };
     }),
@@ -148,6 +151,7 @@ export async function checkServers(config: Readonly<Config>): Promise<ServerChec
         pidFile: pidFile(config),
         url: configured,
         embeddedPort: null,
+        starting: false,
         ...other,
       });
     }

@@ -88,11 +88,21 @@ export default class ServerStart extends RealtimeCommand {
 
   private async startForeground(name: string, detachedChild: boolean): Promise<void> {
     const config = this.settings;
+    // Until runServer has installed its own handlers, a signal just exits (through the exit hook
+    // that removes the pid file). The early handlers are removed only after runServer's are in
+    // place (its synchronous start): with no listener at all for a moment, Node would drop a
+    // signal caught meanwhile instead of delivering it.
+    const early = () => process.exit(130);
+    process.on("SIGINT", early);
+    process.on("SIGTERM", early);
     writePidFile(config, process.pid, name);
     process.on("exit", () => removeRunFiles(config, name, process.pid));
     const { runServer } = await import("../../../relay/main.js");
     try {
-      const server = await runServer({ installSignalHandlers: true, logFile: detachedChild ? undefined : logFile(config, name) });
+      const starting = runServer({ installSignalHandlers: true, logFile: detachedChild ? undefined : logFile(config, name) });
+      process.off("SIGINT", early);
+      process.off("SIGTERM", early);
+      const server = await starting;
       writeState(config, {
         name,
         nodeId: server.nodeId,
