@@ -95,6 +95,14 @@ describe("Ctrl-C during npm start (embedded PostgreSQL)", { timeout: 240_000 }, 
         health: expect.objectContaining({ status: 200 }),
       }),
     ]);
+    // A second relay on the same embedded database is refused in one line saying what to do.
+    const second = await runCli(["server", "start"], { ...env, REALTIME_PORT: String(await freePort()) }, { cwd: base, timeoutMs: 60_000 });
+    expect(second.code).toBe(1);
+    expect(second.stderr.trim().split("\n")).toHaveLength(1);
+    expect(second.stderr).toMatch(
+      new RegExp(`^Error: embedded PostgreSQL in .* is in use by process ${p.child.pid} .* on port ${env.REALTIME_EMBEDDED_PG_PORT}: stop it first .*REALTIME_DATA_DIR or a DATABASE_URL\n$`),
+    );
+
     // Commands reach the embedded database it runs.
     const rooms = await runCli(["rooms", "--json"], { PATH: process.env.PATH, HOME: process.env.HOME }, { cwd: base });
     expect(rooms.code, rooms.stderr).toBe(0);
