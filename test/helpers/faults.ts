@@ -74,11 +74,24 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
 
 // ---- PostgreSQL --------------------------------------------------------------------------------
 
-function asPostgres(args: string[], options: { allowFail?: boolean } = {}): { status: number | null; output: string } {
-  const r = spawnSync("runuser", ["-u", PG_USER, "--", ...args], { encoding: "utf8", timeout: 60_000 });
-  const output = `${r.stdout ?? ""}${r.stderr ?? ""}`;
-  if (r.status !== 0 && !options.allowFail) throw new Error(`${args.join(" ")} failed (${r.status}): ${output}`);
-  return { status: r.status, output };
+/** Runs a command as the postgres OS user (without blocking the event loop: clients keep running). */
+function asPostgres(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("runuser", ["-u", PG_USER, "--", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(output);
+      else reject(new Error(`${args.join(" ")} failed (${code}): ${output}`));
+    });
+  });
 }
 
 function pgIds(): { uid: number; gid: number } {
@@ -160,18 +173,18 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
   const removeHook = onExit(forceStop);
 
   const start = async () => {
-    asPostgres([`${PG_BIN}/pg_ctl`, "start", "-D", dataDir, "-l", logFile, "-w", "-t", "60", "-o", serverOptions]);
+    await asPostgres([`${PG_BIN}/pg_ctl`, "start", "-D", dataDir, "-l", logFile, "-w", "-t", "60", "-o", serverOptions]);
     state.running = true;
   };
   const stop = async (mode: "fast" | "immediate") => {
-    asPostgres([`${PG_BIN}/pg_ctl`, "stop", "-D", dataDir, "-m", mode, "-w", "-t", "60"]);
+    await asPostgres([`${PG_BIN}/pg_ctl`, "stop", "-D", dataDir, "-m", mode, "-w", "-t", "60"]);
     state.running = false;
   };
 
   try {
     const initArgs = [`${PG_BIN}/initdb`, "-D", dataDir, "-U", PG_USER, "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"];
     if (mounted) initArgs.push("--waldir", walDir);
-    asPostgres(initArgs);
+    await asPostgres(initArgs);
     await start();
   } catch (err) {
     removeHook();
