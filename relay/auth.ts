@@ -3,8 +3,8 @@
 // algorithms are fixed by configuration, never read from the token.
 import { createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
-import { ConfigError, type Config } from "./config.js";
-import { RealtimeError } from "./protocol.js";
+import { ConfigError, type Config } from "../lib/config.js";
+import { RealtimeError } from "../protocol/index.js";
 
 export interface Identity {
   userId: string;

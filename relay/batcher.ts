@@ -3,7 +3,7 @@
 // relay adds no latency; a busy one pays one round trip and one commit per batch instead of per
 // item. One call in flight at a time also keeps items in arrival order (message ids increase in
 // the order the relay received the sends).
-import { RealtimeError, toRealtimeError } from "./protocol.js";
+import { RealtimeError, toRealtimeError } from "../protocol/index.js";
 
 /** Failures that say nothing about the items: the whole batch gets the same answer at once. */
 const WHOLE_BATCH_FAILURES = new Set<string>(["UNAVAILABLE", "BUSY"]);

@@ -3,13 +3,13 @@
 // keeps up to maxBuffered events; older ones are dropped and counted. So does a database that is
 // busy (a held lock, a statement timeout) or out of resources (disk full, out of memory): the
 // batch is kept and tried again, and the warning about it is written at most once per 10 s.
-import type { Db } from "./db.js";
-import type { EventLogType } from "./config.js";
-import type { Logger } from "./logger.js";
+import type { Db } from "../lib/db.js";
+import type { EventLogType } from "../lib/config.js";
+import type { Logger } from "../lib/logger.js";
 import type { Metrics } from "./metrics.js";
 import { jsonParam, NUL_OR_LONE_SURROGATE } from "./batcher.js";
-import { isTransientDbError } from "./protocol.js";
-import { RateLimitedLog } from "./rate-limited-log.js";
+import { isTransientDbError } from "../protocol/index.js";
+import { RateLimitedLog } from "../lib/rate-limited-log.js";
 
 export interface LoggedEvent {
   type: EventLogType | "error";

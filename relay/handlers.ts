@@ -1,9 +1,9 @@
 // Client events. Each one is validated before any database call, calls one SQL function (none for
 // ping), answers its acknowledgement {ok, data} / {ok:false, error}, and on failure also emits
 // `error` to the socket. Nothing a client sends can throw out of a handler.
-import type { Logger } from "./logger.js";
+import type { Logger } from "../lib/logger.js";
 import { typingKey } from "./limits.js";
-import { RealtimeError, toRealtimeError } from "./protocol.js";
+import { RealtimeError, toRealtimeError } from "../protocol/index.js";
 import { roomKey, type OutgoingMessage, type Relay, type RelaySocket } from "./server.js";
 import * as v from "./validate.js";
 

@@ -2,8 +2,8 @@
 import type http from "node:http";
 import type { Relay } from "./server.js";
 import { serveDemo } from "./demo.js";
-import { POOL_BUSY_MESSAGE, type PoolState } from "./db.js";
-import { RealtimeError } from "./protocol.js";
+import { POOL_BUSY_MESSAGE, type PoolState } from "../lib/db.js";
+import { RealtimeError } from "../protocol/index.js";
 
 /** Calls answered BUSY this recently make /health say "busy" even while the pool has room. */
 const RECENT_BUSY_MS = 10_000;

@@ -1,6 +1,6 @@
 // Per-socket abuse limits, all in memory: they protect the relay and the database from one client,
 // so they must cost nothing on the well-behaved path and never call SQL.
-import type { Config } from "./config.js";
+import type { Config } from "../lib/config.js";
 
 /** Room names and thread ids hold no control characters, so NUL separates them safely. */
 export const typingKey = (roomName: string, threadId: string | null | undefined) => `${roomName}\u0000${threadId ?? ""}`;

@@ -2,8 +2,8 @@
 // jittered backoff; after coming back it calls onReconnect so the relay re-reads what it may have
 // missed (notifications sent while disconnected are lost).
 import pgListen, { type Subscriber } from "pg-listen";
-import { NOTIFY_CHANNEL } from "./protocol.js";
-import type { Logger } from "./logger.js";
+import { NOTIFY_CHANNEL } from "../protocol/index.js";
+import type { Logger } from "../lib/logger.js";
 
 const createSubscriber = pgListen.default;
 

@@ -7,10 +7,10 @@
 // moment, start-up included, stop whatever has started (the embedded PostgreSQL too) and exit.
 import net from "node:net";
 import pg from "pg";
-import { assertAuthConfigured, loadConfig, loadDotEnv, type Config } from "./config.js";
-import { createLogger, type Logger } from "./logger.js";
-import { migrateDatabase } from "./migrate.js";
-import { maskUrl } from "./mask.js";
+import { assertAuthConfigured, loadConfig, loadDotEnv, type Config } from "../lib/config.js";
+import { createLogger, type Logger } from "../lib/logger.js";
+import { migrateDatabase } from "../lib/migrate.js";
+import { maskUrl } from "../lib/mask.js";
 import { Relay } from "./server.js";
 
 export interface RunningServer {
@@ -230,7 +230,7 @@ export async function runServer(options: RunServerOptions = {}): Promise<Running
     checkAborted();
 
     if (!databaseUrl) {
-      const embedded = await import("./embedded.js");
+      const embedded = await import("../lib/embedded.js");
       const db = await embedded.startEmbeddedPostgres({
         dataDir: config.dataDir,
         port: config.embeddedPort,

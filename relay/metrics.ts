@@ -1,7 +1,7 @@
 // Prometheus metrics (prom-client). Local counters are updated as things happen; cluster-wide
 // gauges (rooms, presence, typers, connections per relay) are read from the views at scrape time.
 import client from "prom-client";
-import type { Db, TroubleKind } from "./db.js";
+import type { Db, TroubleKind } from "../lib/db.js";
 
 export class Metrics {
   readonly registry = new client.Registry();

@@ -7,21 +7,21 @@ import os from "node:os";
 import { Server, type Socket } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
-import type { Config } from "./config.js";
-import { Db } from "./db.js";
+import type { Config } from "../lib/config.js";
+import { Db } from "../lib/db.js";
 import { Authenticator, type Identity } from "./auth.js";
 import { EventLog } from "./event-log.js";
 import { Batcher, jsonParam, type ItemResult } from "./batcher.js";
 import { Listener, type Notification } from "./listener.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../lib/logger.js";
 import { Metrics } from "./metrics.js";
-import { PROTOCOL_VERSION, RealtimeError, toRealtimeError, type ErrorCode } from "./protocol.js";
+import { PROTOCOL_VERSION, RealtimeError, toRealtimeError, type ErrorCode } from "../protocol/index.js";
 import { registerHandlers } from "./handlers.js";
 import { handleHttp } from "./http.js";
 import { MAX_DEPTH, nestedDeeperThan } from "./validate.js";
 import { SocketLimits, typingKey } from "./limits.js";
 import { createDedupAdapter, DeliveredMessages, dropPublishesWhileDown } from "./recovery.js";
-import { RateLimitedLog } from "./rate-limited-log.js";
+import { RateLimitedLog } from "../lib/rate-limited-log.js";
 
 export interface SocketData {
   identity: Identity;

@@ -1,6 +1,6 @@
 // Validation of hostile socket payloads, before any database call. Every failure is BAD_REQUEST
 // with a message naming the field.
-import { RealtimeError } from "./protocol.js";
+import { RealtimeError } from "../protocol/index.js";
 
 export type Payload = Record<string, unknown>;
 

@@ -1,7 +1,7 @@
 // The bench database: created fresh for every scenario, migrated with the product's migrations,
 // seeded with users, rooms and memberships in bulk; and cluster statistics for WAL accounting.
 import pg from "pg";
-import { migrateDatabase } from "../../relay/migrate.js";
+import { migrateDatabase } from "../../lib/migrate.js";
 import { BENCH_DB, DATABASE_URL, ROOT_URL } from "./context.js";
 
 export async function freshDatabase(): Promise<string> {

@@ -26,7 +26,7 @@ interface Run {
   error?: string;
 }
 
-/** The session setting the relay uses (REALTIME_DB_SYNCHRONOUS_COMMIT=false, see relay/db.ts). */
+/** The session setting the relay uses (REALTIME_DB_SYNCHRONOUS_COMMIT=false, see lib/db.ts). */
 const AS_THE_RELAY = "-c synchronous_commit=off";
 
 function pgbench(args: string[], pgOptions?: string): { out: string; err: string; code: number } {

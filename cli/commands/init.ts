@@ -1,11 +1,11 @@
 import { Flags } from "@oclif/core";
-import { assertAuthConfigured, ConfigError } from "../../relay/config.js";
+import { assertAuthConfigured, ConfigError } from "../../lib/config.js";
 import { RealtimeCommand } from "../lib/base.js";
 import { checkRedisConfigured, describeJwt, type RedisStatus } from "../lib/checks.js";
 import { runningEmbedded } from "../lib/database.js";
 import { CliError, describeDbError, type DbTarget } from "../lib/errors.js";
 import type { RelayRoleResult } from "../lib/relay-role.js";
-import { maskUrl } from "../../relay/mask.js";
+import { maskUrl } from "../../lib/mask.js";
 
 export interface InitJson {
   database: {
@@ -105,7 +105,7 @@ export default class Init extends RealtimeCommand {
     "relay-password"?: string;
   }): Promise<InitJson["database"] & { relayRole: RelayRoleResult }> {
     const config = this.settings;
-    const { migrateDatabase } = await import("../../relay/migrate.js");
+    const { migrateDatabase } = await import("../../lib/migrate.js");
     const { setupRelayRole } = await import("../lib/relay-role.js");
     const log = (message: string) => {
       if (/debug|trace/i.test(config.logLevel)) this.logToStderr(`  ${message}`);
@@ -172,7 +172,7 @@ export default class Init extends RealtimeCommand {
       return report(target, await run(target));
     }
 
-    const { startEmbeddedPostgres } = await import("../../relay/embedded.js");
+    const { startEmbeddedPostgres } = await import("../../lib/embedded.js");
     this.log(`Embedded PostgreSQL: starting in ${config.dataDir} (port ${config.embeddedPort})`);
     const pg = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPort, log });
     try {

@@ -37,7 +37,7 @@ export default class Token extends RealtimeCommand {
       if (config.databaseUrl) {
         throw new CliError("REALTIME_JWT_SECRET is not set: set it (at least 16 characters) to mint tokens the server accepts");
       }
-      const { loadOrCreateDevSecret } = await import("../../relay/embedded.js");
+      const { loadOrCreateDevSecret } = await import("../../lib/embedded.js");
       secret = loadOrCreateDevSecret(config.dataDir);
     }
     const algorithm = config.jwtAlgorithms.find((a) => a.startsWith("HS")) ?? "HS256";

@@ -1,6 +1,6 @@
 // The base of every command: configuration, tables, and one-line failures on stderr.
 import { Command, Errors } from "@oclif/core";
-import type { Config as RealtimeConfig } from "../../relay/config.js";
+import type { Config as RealtimeConfig } from "../../lib/config.js";
 import { describeError } from "./errors.js";
 import { debugEnabled, loadSettings } from "./settings.js";
 import { formatTable, type Column } from "./table.js";

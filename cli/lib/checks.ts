@@ -1,9 +1,9 @@
 // Checks shared by init and status: configuration summary (secrets masked), database, Redis, server.
-import type { Config } from "../../relay/config.js";
+import type { Config } from "../../lib/config.js";
 import { runningEmbedded } from "./database.js";
 import { formatDuration } from "./duration.js";
 import { describeDbError, type DbTarget } from "./errors.js";
-import { maskSecret, maskUrl } from "../../relay/mask.js";
+import { maskSecret, maskUrl } from "../../lib/mask.js";
 import { checkRedis, type RedisCheck } from "./redis.js";
 import { baseUrl, listServers, pidFile, probeHealth, serverName } from "./server.js";
 

@@ -1,7 +1,7 @@
 // Which database a command talks to, and a short-lived pool to talk to it.
-// DATABASE_URL when set; otherwise the embedded PostgreSQL of a running server (relay/embedded.ts).
-import type { Config } from "../../relay/config.js";
-import type { Db } from "../../relay/db.js";
+// DATABASE_URL when set; otherwise the embedded PostgreSQL of a running server (lib/embedded.ts).
+import type { Config } from "../../lib/config.js";
+import type { Db } from "../../lib/db.js";
 import { CliError, describeDbError, type DbTarget } from "./errors.js";
 
 export const EMBEDDED_NOT_RUNNING =
@@ -9,7 +9,7 @@ export const EMBEDDED_NOT_RUNNING =
 
 /** The database URL of an embedded PostgreSQL that is running now, if any. */
 export async function runningEmbedded(config: Readonly<Config>): Promise<string | undefined> {
-  const { runningEmbeddedUrl } = await import("../../relay/embedded.js");
+  const { runningEmbeddedUrl } = await import("../../lib/embedded.js");
   return runningEmbeddedUrl(config.dataDir);
 }
 
@@ -31,7 +31,7 @@ export async function withDb<T>(
 }
 
 export async function withDbAt<T>(target: DbTarget, fn: (db: Db, target: DbTarget) => Promise<T>): Promise<T> {
-  const { Db } = await import("../../relay/db.js");
+  const { Db } = await import("../../lib/db.js");
   const db = new Db({
     connectionString: target.url,
     max: 2,

@@ -1,8 +1,8 @@
 // One-line failures. Every error a command can hit is turned into a CliError whose message is the
 // line printed on stderr (no stack trace unless LOG_LEVEL=debug).
-import { ConfigError } from "../../relay/config.js";
-import { RealtimeError, toRealtimeError } from "../../relay/protocol.js";
-import { maskUrl } from "../../relay/mask.js";
+import { ConfigError } from "../../lib/config.js";
+import { RealtimeError, toRealtimeError } from "../../protocol/index.js";
+import { maskUrl } from "../../lib/mask.js";
 
 export class CliError extends Error {
   constructor(
@@ -34,7 +34,7 @@ const NETWORK_REASONS: Record<string, string> = {
 
 type RawError = { code?: string; message?: string; errors?: RawError[]; cause?: unknown };
 
-/** The underlying driver error: RealtimeErrors from relay/db.ts keep it as `cause`. */
+/** The underlying driver error: RealtimeErrors from lib/db.ts keep it as `cause`. */
 function rawOf(err: unknown): RawError {
   if (err instanceof RealtimeError && err.cause) return err.cause as RawError;
   return (err ?? {}) as RawError;

@@ -1,5 +1,5 @@
 // A reachability probe for REALTIME_REDIS_URL: short timeouts, no retries, never an unhandled error.
-import { maskUrl } from "../../relay/mask.js";
+import { maskUrl } from "../../lib/mask.js";
 
 export interface RedisCheck {
   ok: boolean;

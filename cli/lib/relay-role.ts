@@ -76,7 +76,7 @@ async function ddl(client: pg.Client, sql: string): Promise<void> {
 
 async function setTimeouts(client: pg.Client, name: string, o: RelayRoleOptions): Promise<void> {
   // Role settings apply to sessions that log in as that role (not to members of a group role):
-  // they are set on both, and the relay's pool sets them itself as well (relay/db.ts).
+  // they are set on both, and the relay's pool sets them itself as well (lib/db.ts).
   const wanted = [
     `statement_timeout=${Math.trunc(o.statementTimeoutMs)}`,
     `idle_in_transaction_session_timeout=${Math.trunc(o.idleTxTimeoutMs)}`,

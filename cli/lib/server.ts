@@ -3,7 +3,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Config } from "../../relay/config.js";
+import type { Config } from "../../lib/config.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The package root: cli/lib in source, dist/cli/lib when built. */

@@ -1,5 +1,5 @@
 // The configuration every command reads: .env in the working directory, then the environment.
-import { loadConfig, loadDotEnv, type Config } from "../../relay/config.js";
+import { loadConfig, loadDotEnv, type Config } from "../../lib/config.js";
 
 export function loadSettings(): Readonly<Config> {
   loadDotEnv();

@@ -382,7 +382,7 @@ describe("token", { timeout: 60_000 }, () => {
     const r = await runCli(["token", "carol"], { ...env, DATABASE_URL: undefined, REALTIME_JWT_SECRET: undefined, REALTIME_DATA_DIR: dataDir }, { cwd });
 
     expect(r.code, r.stderr).toBe(0);
-    const { loadOrCreateDevSecret } = await import("../../relay/embedded.js");
+    const { loadOrCreateDevSecret } = await import("../../lib/embedded.js");
     const claims = jwt.verify(r.stdout.trim(), loadOrCreateDevSecret(dataDir), { algorithms: ["HS256"] }) as jwt.JwtPayload;
     expect(claims.sub).toBe("carol");
   });

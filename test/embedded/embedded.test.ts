@@ -1,4 +1,4 @@
-// The embedded default database (relay/embedded.ts): real PostgreSQL processes, no mocks.
+// The embedded default database (lib/embedded.ts): real PostgreSQL processes, no mocks.
 // One data directory is initialised once and reused by the tests that follow (they run in order).
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -15,11 +15,11 @@ import {
   runningEmbeddedUrl,
   startEmbeddedPostgres,
   type EmbeddedDatabase,
-} from "../../relay/embedded.js";
+} from "../../lib/embedded.js";
 
 const ROOT = process.getuid?.() === 0;
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const embeddedModule = pathToFileURL(path.join(repoRoot, "relay/embedded.ts")).href;
+const embeddedModule = pathToFileURL(path.join(repoRoot, "lib/embedded.ts")).href;
 
 // As root PostgreSQL runs as the postgres OS user, which must be able to traverse to the data dir
 // (mkdtemp makes it 0700).

@@ -9,7 +9,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { migrateDatabase } from "../../relay/migrate.js";
+import { migrateDatabase } from "../../lib/migrate.js";
 
 export const PG_BIN = process.env.TEST_PG_BIN ?? "/usr/lib/postgresql/15/bin";
 const PG_USER = "postgres";

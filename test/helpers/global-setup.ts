@@ -2,7 +2,7 @@
 // unique per run, so several runs on one server do not disturb each other.
 import pg from "pg";
 import type { TestProject } from "vitest/node";
-import { migrateDatabase } from "../../relay/migrate.js";
+import { migrateDatabase } from "../../lib/migrate.js";
 import { TEST_ROOT_DATABASE_URL, databaseUrl, stampedName } from "./env.js";
 
 async function root<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {

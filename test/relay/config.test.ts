@@ -1,6 +1,6 @@
 // Configuration from the environment: defaults, and one clear error naming a bad variable.
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../relay/config.js";
+import { ConfigError, loadConfig } from "../../lib/config.js";
 
 const base = { REALTIME_JWT_SECRET: "config-test-secret-0123456789" };
 

@@ -5,7 +5,7 @@
 // kind the relay must be unharmed (see helpers/hostile.ts).
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ERROR_CODES } from "../../relay/protocol.js";
+import { ERROR_CODES } from "../../protocol/index.js";
 import { connect, startRelay, token, uid, until, type TestRelay } from "../helpers/relay.js";
 import { harness, type Harness } from "../helpers/hostile.js";
 import { RawSocket } from "../helpers/raw.js";

@@ -7,11 +7,11 @@ import { Writable } from "node:stream";
 import pg from "pg";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Db } from "../../relay/db.js";
+import { Db } from "../../lib/db.js";
 import { EventLog } from "../../relay/event-log.js";
 import { Metrics } from "../../relay/metrics.js";
-import { RealtimeError, toRealtimeError } from "../../relay/protocol.js";
-import { RateLimitedLog } from "../../relay/rate-limited-log.js";
+import { RealtimeError, toRealtimeError } from "../../protocol/index.js";
+import { RateLimitedLog } from "../../lib/rate-limited-log.js";
 import { withRoot } from "../helpers/db.js";
 import { ackOk, connect, createRoom, startRelay, token, uid, until, type Ack, type Client, type TestRelay } from "../helpers/relay.js";
 

@@ -8,7 +8,7 @@ import { createHmac, generateKeyPairSync, sign as cryptoSign, type KeyObject } f
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../relay/config.js";
+import { loadConfig } from "../../lib/config.js";
 import { roomKey } from "../../relay/server.js";
 import {
   JWT_SECRET,

@@ -8,7 +8,7 @@ import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setupRelayRole } from "../../cli/lib/relay-role.js";
-import { migrateDatabase, PACKAGE_ROOT } from "../../relay/migrate.js";
+import { migrateDatabase, PACKAGE_ROOT } from "../../lib/migrate.js";
 import { withRoot as root } from "../helpers/db.js";
 import { databaseUrl, stampedName } from "../helpers/env.js";
 import { at, expectSqlError, uid, useDatabase } from "./support.js";

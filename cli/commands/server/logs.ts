@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { Args, Flags } from "@oclif/core";
-import { prettyLine, wantsPretty } from "../../../relay/logger.js";
+import { prettyLine, wantsPretty } from "../../../lib/logger.js";
 import { RealtimeCommand } from "../../lib/base.js";
 import { CliError } from "../../lib/errors.js";
 import { listServers, runDir, sleep, tailLines } from "../../lib/server.js";

@@ -5,7 +5,7 @@
 // out of memory, too many connections).
 import pg from "pg";
 import type { Logger } from "./logger.js";
-import { RealtimeError, isResourceSqlState, isUnavailableSqlState, toRealtimeError } from "./protocol.js";
+import { RealtimeError, isResourceSqlState, isUnavailableSqlState, toRealtimeError } from "../protocol/index.js";
 import { RateLimitedLog } from "./rate-limited-log.js";
 
 // timestamptz and bigint as JS values the protocol can send: ISO strings and numbers.

@@ -31,7 +31,7 @@ export const JWT_ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS5
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 
 export interface Config {
-  /** Undefined: the embedded PostgreSQL (see relay/embedded.ts). */
+  /** Undefined: the embedded PostgreSQL (see lib/embedded.ts). */
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
   /** Prefix of the Redis channels, so several clusters can share one Redis. */
