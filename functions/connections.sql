@@ -22,6 +22,32 @@ as $$
 $$;
 comment on function realtime_node_stale_after(realtime_nodes, interval) is 'How long a relay may be silent before it counts as dead (its registered staleAfterMs, else p_default).';
 
+-- Whether a relay is alive by its own declared stale-after: not stopped, and heartbeated within
+-- realtime_node_stale_after(n) of p_now. What the CLI and dashboards show; the sweep
+-- (disconnect_stale_connections) asks for more evidence before closing a silent relay's sockets.
+create or replace function realtime_node_alive(n realtime_nodes, p_now timestamptz default now())
+returns boolean
+language sql
+stable
+as $$
+  select n.stopped_at is null and n.last_heartbeat > p_now - realtime_node_stale_after(n);
+$$;
+comment on function realtime_node_alive(realtime_nodes, timestamptz) is
+  'Whether a relay is alive at p_now: not stopped and heartbeated within its own registered staleAfterMs (90 s when it registered none).';
+
+-- A relay's state as the CLI shows it: stopped, silent (no heartbeat within its stale-after) or alive.
+create or replace function realtime_node_state(n realtime_nodes, p_now timestamptz default now())
+returns text
+language sql
+stable
+as $$
+  select case when n.stopped_at is not null then 'stopped'
+              when realtime_node_alive(n, p_now) then 'alive'
+              else 'silent' end;
+$$;
+comment on function realtime_node_state(realtime_nodes, timestamptz) is
+  'stopped, alive, or silent (not stopped, but no heartbeat within its own stale-after).';
+
 -- Registers (or re-registers) a relay node. Connections recorded under this node id by an earlier
 -- process are closed: a restarted relay does not resurrect dead rows. p_metadata carries the relay's
 -- own timings ({heartbeatMs, staleAfterMs}), so every relay and the CLI judge it by its settings.

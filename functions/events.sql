@@ -123,14 +123,10 @@ begin
 
   select coalesce(jsonb_agg(e.msg order by e.seq), '[]'::jsonb) into v_events
   from (
-    select seq, jsonb_build_object(
-      'id', seq, 'roomName', room_name, 'userId', user_id,
-      'content', data ->> 'content', 'threadId', data -> 'threadId', 'metadata', data -> 'metadata',
-      'timestamp', created_at
-    ) as msg
-    from realtime_events
-    where room_name = v_room.name and type = 'message' and seq > p_since
-    order by case when v_gap then -seq else seq end
+    select e.seq, realtime_message_json(e) as msg
+    from realtime_events e
+    where e.room_name = v_room.name and e.type = 'message' and e.seq > p_since
+    order by case when v_gap then -e.seq else e.seq end
     limit p_limit
   ) e;
 
@@ -142,7 +138,7 @@ begin
 end;
 $$;
 comment on function realtime_room_events_since(text, text, bigint, integer, boolean) is
-  'Messages of a room after id p_since for a reader allowed to see them: {events, gap, latestId}; gap means the client must refetch.';
+  'Messages of a room after id p_since for a reader allowed to see them, each as message:new shows it (realtime_message_json): {events, gap, latestId}; gap means the client must refetch.';
 
 -- What a relay's sockets may have missed while its Redis or LISTEN connection was down: the
 -- messages stored in the given rooms since p_since (oldest first, at most p_limit), presence

@@ -59,7 +59,8 @@ $$;
 comment on function realtime_notify_presence(realtime_presence, timestamptz) is
   'Announces a user''s presence with the names of their rooms (null when more than 100 or too large for a notification).';
 
--- Checks a custom status value: {text?, emoji?, expiresAt?}; raises RT400 otherwise. Returns it
+-- Checks a custom status value: {text?, emoji?, expiresAt?} (the keys of
+-- realtime_custom_status_keys(), lengths from realtime_limits()); raises RT400 otherwise. Returns it
 -- with expiresAt written as an ISO 8601 UTC timestamp (what JavaScript's toISOString() gives), the
 -- only form the table's CHECK constraint accepts: every stored expiresAt can then be cast, and one
 -- bad value cannot break the sweeps or the presence reads of everyone else.
@@ -70,11 +71,14 @@ stable
 as $$
 declare
   v_expires timestamptz;
+  v_limits jsonb := realtime_limits();
+  v_max_text integer := (v_limits ->> 'maxCustomStatusText')::integer;
+  v_max_emoji integer := (v_limits ->> 'maxCustomStatusEmoji')::integer;
 begin
   if p_custom is null or p_custom = 'null'::jsonb or p_custom = '{}'::jsonb then
     return null;
   end if;
-  if jsonb_typeof(p_custom) <> 'object' or (p_custom - 'text' - 'emoji' - 'expiresAt') <> '{}'::jsonb then
+  if jsonb_typeof(p_custom) <> 'object' or (p_custom - realtime_custom_status_keys()) <> '{}'::jsonb then
     raise exception 'custom status must be an object with text, emoji and expiresAt only' using errcode = 'RT400';
   end if;
   if coalesce(jsonb_typeof(p_custom -> 'text'), 'string') <> 'string'
@@ -82,11 +86,11 @@ begin
      or coalesce(jsonb_typeof(p_custom -> 'expiresAt'), 'string') <> 'string' then
     raise exception 'custom status text, emoji and expiresAt must be strings' using errcode = 'RT400';
   end if;
-  if char_length(coalesce(p_custom ->> 'text', '')) > 128 then
-    raise exception 'custom status text is longer than 128 characters' using errcode = 'RT400';
+  if char_length(coalesce(p_custom ->> 'text', '')) > v_max_text then
+    raise exception 'custom status text is longer than % characters', v_max_text using errcode = 'RT400';
   end if;
-  if char_length(coalesce(p_custom ->> 'emoji', '')) > 32 then
-    raise exception 'custom status emoji is longer than 32 characters' using errcode = 'RT400';
+  if char_length(coalesce(p_custom ->> 'emoji', '')) > v_max_emoji then
+    raise exception 'custom status emoji is longer than % characters', v_max_emoji using errcode = 'RT400';
   end if;
   if p_custom ? 'expiresAt' then
     begin
@@ -130,8 +134,8 @@ begin
   if p_user_id is null or char_length(p_user_id) = 0 then
     raise exception 'user id is required' using errcode = 'RT400';
   end if;
-  if p_status is null or p_status not in ('online', 'away', 'busy', 'offline') then
-    raise exception 'status must be one of online, away, busy, offline (got %)', coalesce(p_status, 'null')
+  if p_status is null or not p_status = any (realtime_presence_statuses()) then
+    raise exception 'status must be one of % (got %)', array_to_string(realtime_presence_statuses(), ', '), coalesce(p_status, 'null')
       using errcode = 'RT400';
   end if;
   v_custom := realtime_check_custom_status(p_custom_status);

@@ -13,9 +13,10 @@
 -- that right the relay connects as the owner, as before.
 
 -- Revokes EXECUTE on every Realtime function from PUBLIC, and gives p_relay_role (when it exists)
--- EXECUTE on them, SELECT on the tables and views, and no write privilege on any table. Idempotent:
--- every migration that adds functions or tables ends by calling it, and `realtime init` calls it
--- after creating the role. Returns whether the role existed.
+-- EXECUTE on them (but realtime_apply_privileges and realtime_set_limits), SELECT on the tables and
+-- views, and no write privilege on any table. Idempotent: every migration that adds functions or
+-- tables ends by calling it, and `realtime init` calls it after creating the role. Returns whether
+-- the role existed.
 create or replace function realtime_apply_privileges(p_relay_role name default 'realtime_relay')
 returns boolean
 language plpgsql
@@ -36,7 +37,11 @@ begin
       and (left(p.proname, 9) = 'realtime_' or p.proname = 'disconnect_stale_connections')
   loop
     execute format('revoke execute on function %s from public', v_function);
-    if v_exists and v_function <> 'realtime_apply_privileges(name)'::regprocedure then
+    -- The limits are the owner's to change (`realtime limits set`), not the relay's.
+    if v_exists and (v_function = 'realtime_apply_privileges(name)'::regprocedure
+                     or v_function::text like 'realtime_set_limits(%') then
+      execute format('revoke execute on function %s from %I', v_function, p_relay_role);
+    elsif v_exists then
       execute format('grant execute on function %s to %I', v_function, p_relay_role);
     end if;
   end loop;
@@ -70,4 +75,4 @@ begin
 end;
 $$;
 comment on function realtime_apply_privileges(name) is
-  'Revokes EXECUTE on Realtime functions from PUBLIC and grants the relay role (when it exists) EXECUTE on them and SELECT on the tables and views, never a write privilege; returns whether the role exists.';
+  'Revokes EXECUTE on Realtime functions from PUBLIC and grants the relay role (when it exists) EXECUTE on them (but realtime_apply_privileges and realtime_set_limits) and SELECT on the tables and views, never a write privilege; returns whether the role exists.';

@@ -353,7 +353,8 @@ comment on function realtime_leave_room(text, text, timestamptz) is 'Leaves a ro
 
 -- Why a message may not be sent, as {code, message} (code: the SQLSTATE RT400/RT403/RT404), or
 -- null when it may. The one place the sending rules live; it raises nothing, so a batch can refuse
--- one message and store the others.
+-- one message and store the others. Content length and metadata size come from realtime_limits()
+-- (metadata is measured as PostgreSQL writes its JSON text).
 create or replace function realtime_message_refusal(
   p_room realtime_rooms,
   p_room_name text,
@@ -369,18 +370,24 @@ stable
 as $$
 declare
   v_role text;
+  v_limits jsonb := realtime_limits();
+  v_max_length integer := (v_limits ->> 'maxMessageLength')::integer;
+  v_max_metadata integer := (v_limits ->> 'maxMessageMetadataBytes')::integer;
 begin
   if p_room.id is null then
     return jsonb_build_object('code', 'RT404', 'message', format('room %s does not exist', p_room_name));
   end if;
-  if p_content is null or char_length(p_content) not between 1 and 100000 then
-    return jsonb_build_object('code', 'RT400', 'message', 'message content must be 1 to 100000 characters');
+  if p_content is null or char_length(p_content) not between 1 and v_max_length then
+    return jsonb_build_object('code', 'RT400', 'message', format('message content must be 1 to %s characters', v_max_length));
   end if;
   if p_thread_id is not null and char_length(p_thread_id) not between 1 and 255 then
     return jsonb_build_object('code', 'RT400', 'message', 'thread id must be 1 to 255 characters');
   end if;
   if p_metadata is not null and jsonb_typeof(p_metadata) <> 'object' then
     return jsonb_build_object('code', 'RT400', 'message', 'message metadata must be a JSON object');
+  end if;
+  if p_metadata is not null and octet_length(p_metadata::text) > v_max_metadata then
+    return jsonb_build_object('code', 'RT400', 'message', format('message metadata must be at most %s bytes of JSON', v_max_metadata));
   end if;
   select role into v_role from realtime_room_members
   where room_id = p_room.id and user_id = p_user_id and left_at is null;
@@ -402,7 +409,7 @@ begin
 end;
 $$;
 comment on function realtime_message_refusal(realtime_rooms, text, text, text, text, jsonb, text[]) is
-  'Why a message may not be sent ({code, message}) or null: unknown room (RT404), bad content, thread or metadata (RT400), not an active member, or not a permitted sender of a broadcast room (RT403: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
+  'Why a message may not be sent ({code, message}) or null: unknown room (RT404), bad content, thread or metadata (RT400; lengths from realtime_limits()), not an active member, or not a permitted sender of a broadcast room (RT403: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
 
 -- A stored message (a realtime_events row of type message) as message:new shows it. The same
 -- function builds the answer to the first send and to a retry, so both are identical.

@@ -243,3 +243,19 @@ describe("what a relay missed during a gap (realtime_changes_since)", () => {
     await expectSqlError(ctx.db.v("select realtime_changes_since('{}', '{}', now(), 0) as v"), "RT400");
   });
 });
+
+describe("replayed messages", () => {
+  it("carry eventId and clientMessageId exactly as message:new (realtime_message_json) shows them", async () => {
+    const u = uid("u");
+    const room = await roomWith(u);
+    const sent = await ctx.db.v("select realtime_send_message($1, $2, 'with id', null, '{\"k\":1}', '{}', $3, 'client-1') as v", [room, u, at(1)]);
+    const plain = await ctx.db.v("select realtime_send_message($1, $2, 'without', null, null, '{}', $3) as v", [room, u, at(2)]);
+
+    const replay = await since(room, u, 0);
+
+    expect(replay.events).toEqual([sent, plain]);
+    expect(replay.events[0]).toMatchObject({ eventId: expect.any(String), clientMessageId: "client-1", metadata: { k: 1 } });
+    expect(replay.events[1].eventId).toEqual(expect.any(String));
+    expect(replay.events[1]).not.toHaveProperty("clientMessageId");
+  });
+});

@@ -56,7 +56,7 @@ afterAll(async () => {
 const asRelay = async <T = any>(text: string, values: unknown[] = []): Promise<T> => (await relay.query(text, values)).rows[0]?.v as T;
 
 describe("the relay role", () => {
-  it("can execute every Realtime function but realtime_apply_privileges, and PUBLIC can execute none", async () => {
+  it("can execute every Realtime function but realtime_apply_privileges and realtime_set_limits, and PUBLIC can execute none", async () => {
     const rows = await ctx.db.q<{ proname: string; relay: boolean; public: boolean }>(
       `select p.proname, has_function_privilege('realtime_relay', p.oid, 'execute') as relay,
               p.proacl is null or exists (select 1 from aclexplode(p.proacl) a where a.grantee = 0 and a.privilege_type = 'EXECUTE') as public
@@ -66,7 +66,7 @@ describe("the relay role", () => {
 
     expect(rows.length).toBeGreaterThan(40);
     expect(rows.filter((r) => r.public).map((r) => r.proname)).toEqual([]);
-    expect(rows.filter((r) => !r.relay).map((r) => r.proname)).toEqual(["realtime_apply_privileges"]);
+    expect(rows.filter((r) => !r.relay).map((r) => r.proname).sort()).toEqual(["realtime_apply_privileges", "realtime_set_limits"]);
   });
 
   it("runs the relay's whole API: nodes, registration, rooms, messages, typing, presence, sweeps, events", async () => {
@@ -142,7 +142,7 @@ describe("the relay role", () => {
       `select c.relname, (select a.attname from pg_attribute a where a.attrelid = c.oid and a.attnum = 1) as col
        from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' and c.relname like 'realtime\\_%' order by 1`,
     );
-    expect(tables.length).toBe(8);
+    expect(tables.length).toBe(9);
 
     for (const { relname, col } of tables) {
       await expectSqlError(relay.query(`insert into ${relname} default values`), "42501", new RegExp(relname));
@@ -152,6 +152,7 @@ describe("the relay role", () => {
     }
     await expectSqlError(relay.query("select nextval(pg_get_serial_sequence('realtime_events', 'seq'))"), "42501");
     await expectSqlError(relay.query("select realtime_apply_privileges('realtime_relay')"), "42501");
+    await expectSqlError(relay.query(`select realtime_set_limits('{"maxMessageLength": 100000}')`), "42501");
   });
 
   it("cannot redirect a security definer function to its own temporary tables", async () => {

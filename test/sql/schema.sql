@@ -146,7 +146,11 @@ begin
       and (left(p.proname, 9) = 'realtime_' or p.proname = 'disconnect_stale_connections')
   loop
     execute format('revoke execute on function %s from public', v_function);
-    if v_exists and v_function <> 'realtime_apply_privileges(name)'::regprocedure then
+    -- The limits are the owner's to change (`realtime limits set`), not the relay's.
+    if v_exists and (v_function = 'realtime_apply_privileges(name)'::regprocedure
+                     or v_function::text like 'realtime_set_limits(%') then
+      execute format('revoke execute on function %s from %I', v_function, p_relay_role);
+    elsif v_exists then
       execute format('grant execute on function %s to %I', v_function, p_relay_role);
     end if;
   end loop;
@@ -184,7 +188,7 @@ $$;
 -- Name: FUNCTION realtime_apply_privileges(p_relay_role name); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.realtime_apply_privileges(p_relay_role name) IS 'Revokes EXECUTE on Realtime functions from PUBLIC and grants the relay role (when it exists) EXECUTE on them and SELECT on the tables and views, never a write privilege; returns whether the role exists.';
+COMMENT ON FUNCTION public.realtime_apply_privileges(p_relay_role name) IS 'Revokes EXECUTE on Realtime functions from PUBLIC and grants the relay role (when it exists) EXECUTE on them (but realtime_apply_privileges and realtime_set_limits) and SELECT on the tables and views, never a write privilege; returns whether the role exists.';
 
 --
 -- Name: realtime_assert_member(text, text); Type: FUNCTION; Schema: public; Owner: -
@@ -312,11 +316,14 @@ CREATE FUNCTION public.realtime_check_custom_status(p_custom jsonb) RETURNS json
     AS $$
 declare
   v_expires timestamptz;
+  v_limits jsonb := realtime_limits();
+  v_max_text integer := (v_limits ->> 'maxCustomStatusText')::integer;
+  v_max_emoji integer := (v_limits ->> 'maxCustomStatusEmoji')::integer;
 begin
   if p_custom is null or p_custom = 'null'::jsonb or p_custom = '{}'::jsonb then
     return null;
   end if;
-  if jsonb_typeof(p_custom) <> 'object' or (p_custom - 'text' - 'emoji' - 'expiresAt') <> '{}'::jsonb then
+  if jsonb_typeof(p_custom) <> 'object' or (p_custom - realtime_custom_status_keys()) <> '{}'::jsonb then
     raise exception 'custom status must be an object with text, emoji and expiresAt only' using errcode = 'RT400';
   end if;
   if coalesce(jsonb_typeof(p_custom -> 'text'), 'string') <> 'string'
@@ -324,11 +331,11 @@ begin
      or coalesce(jsonb_typeof(p_custom -> 'expiresAt'), 'string') <> 'string' then
     raise exception 'custom status text, emoji and expiresAt must be strings' using errcode = 'RT400';
   end if;
-  if char_length(coalesce(p_custom ->> 'text', '')) > 128 then
-    raise exception 'custom status text is longer than 128 characters' using errcode = 'RT400';
+  if char_length(coalesce(p_custom ->> 'text', '')) > v_max_text then
+    raise exception 'custom status text is longer than % characters', v_max_text using errcode = 'RT400';
   end if;
-  if char_length(coalesce(p_custom ->> 'emoji', '')) > 32 then
-    raise exception 'custom status emoji is longer than 32 characters' using errcode = 'RT400';
+  if char_length(coalesce(p_custom ->> 'emoji', '')) > v_max_emoji then
+    raise exception 'custom status emoji is longer than % characters', v_max_emoji using errcode = 'RT400';
   end if;
   if p_custom ? 'expiresAt' then
     begin
@@ -469,6 +476,64 @@ $$;
 COMMENT ON FUNCTION public.realtime_close_node_connections(p_node_id text, p_reason text, p_now timestamp with time zone) IS 'Closes every open connection recorded under a relay node (graceful stop or restart).';
 
 --
+-- Name: realtime_cluster_stats(interval, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_cluster_stats(p_events_since interval DEFAULT '01:00:00'::interval, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  select jsonb_build_object(
+    'at', p_now,
+    'nodesAlive', (select count(*) from realtime_nodes n where realtime_node_alive(n, p_now)),
+    'connections', (
+      select jsonb_build_object(
+        'total', count(*),
+        'authenticated', count(*) filter (where not c.anonymous),
+        'anonymous', count(*) filter (where c.anonymous),
+        'users', count(distinct c.user_id) filter (where not c.anonymous))
+      from realtime_connections c where c.disconnected_at is null),
+    'usersOnline', (select count(*) from realtime_presence p where p.status <> 'offline'),
+    'presence', (
+      select jsonb_object_agg(s.status, coalesce(ps.user_count, 0))
+      from unnest(realtime_presence_statuses()) s(status)
+      left join realtime_presence_summary ps on ps.status = s.status),
+    'rooms', (
+      select jsonb_build_object('total', count(*), 'byType', coalesce(jsonb_object_agg(t.type, t.n), '{}'))
+      from (select r.type, count(*) as n from realtime_rooms r group by r.type) t),
+    'members', (select count(*) from realtime_room_members where left_at is null),
+    'typing', (select count(*) from realtime_typing where expires_at > p_now),
+    'events', (
+      select jsonb_build_object(
+        'sinceMs', (extract(epoch from p_events_since) * 1000)::bigint,
+        'total', coalesce(sum(t.n), 0),
+        'byType', coalesce(jsonb_object_agg(t.type, t.n), '{}'))
+      from (select e.type, count(*) as n from realtime_events e
+            where e.created_at > p_now - p_events_since group by e.type) t),
+    'nodes', (
+      select coalesce(jsonb_agg(jsonb_build_object(
+          'nodeId', s.node_id, 'hostname', s.hostname, 'pid', s.pid, 'startedAt', s.started_at,
+          'lastHeartbeat', s.last_heartbeat, 'stoppedAt', s.stopped_at, 'connectionCount', s.connection_count,
+          'staleAfterMs', s.stale_after_ms, 'alive', s.alive, 'state', s.state)
+        order by s.connection_count desc, s.node_id), '[]')
+      from (
+        select n.id as node_id, n.hostname, n.pid, n.started_at, n.last_heartbeat, n.stopped_at,
+               (select count(*) from realtime_connections c where c.node_id = n.id and c.disconnected_at is null) as connection_count,
+               (extract(epoch from realtime_node_stale_after(n)) * 1000)::bigint as stale_after_ms,
+               realtime_node_alive(n, p_now) as alive,
+               realtime_node_state(n, p_now) as state
+        from realtime_nodes n
+      ) s
+      where s.stopped_at is null or s.connection_count > 0 or s.last_heartbeat > p_now - interval '1 day')
+  );
+$$;
+
+--
+-- Name: FUNCTION realtime_cluster_stats(p_events_since interval, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_cluster_stats(p_events_since interval, p_now timestamp with time zone) IS 'Cluster figures: {at, nodesAlive, connections {total, authenticated, anonymous, users}, usersOnline, presence by status, rooms {total, byType}, members, typing, events {sinceMs, total, byType} over p_events_since, nodes [{nodeId, hostname, pid, startedAt, lastHeartbeat, stoppedAt, connectionCount, staleAfterMs, alive, state}]}.';
+
+--
 -- Name: realtime_create_room(text, text, text, jsonb, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -521,6 +586,22 @@ $$;
 --
 
 COMMENT ON FUNCTION public.realtime_create_room(p_name text, p_type text, p_visibility text, p_metadata jsonb, p_created_by text, p_now timestamp with time zone) IS 'Creates a channel, group or broadcast room (RT409 if the name is taken); the creator, when given, becomes its owner.';
+
+--
+-- Name: realtime_custom_status_keys(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_custom_status_keys() RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select array['text', 'emoji', 'expiresAt']::text[];
+$$;
+
+--
+-- Name: FUNCTION realtime_custom_status_keys(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_custom_status_keys() IS 'The keys a custom status may have: text, emoji, expiresAt.';
 
 --
 -- Name: realtime_delete_room(text); Type: FUNCTION; Schema: public; Owner: -
@@ -797,6 +878,31 @@ $$;
 COMMENT ON FUNCTION public.realtime_leave_room(p_room_name text, p_user_id text, p_now timestamp with time zone) IS 'Leaves a room (ends the membership); true when the user was a member.';
 
 --
+-- Name: realtime_limits(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_limits() RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  select jsonb_build_object(
+    'maxMessageLength', coalesce(l.max_message_length, 10000),
+    'maxMessageMetadataBytes', coalesce(l.max_message_metadata_bytes, 8192),
+    'maxCustomStatusText', coalesce(l.max_custom_status_text, 128),
+    'maxCustomStatusEmoji', coalesce(l.max_custom_status_emoji, 32),
+    'statuses', to_jsonb(realtime_presence_statuses()),
+    'customStatusKeys', to_jsonb(realtime_custom_status_keys()),
+    'updatedAt', l.updated_at)
+  from (select 1) one
+  left join realtime_limits l on l.id;
+$$;
+
+--
+-- Name: FUNCTION realtime_limits(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_limits() IS 'The limits every caller is held to: {maxMessageLength, maxMessageMetadataBytes, maxCustomStatusText, maxCustomStatusEmoji, statuses, customStatusKeys, updatedAt}.';
+
+--
 -- Name: realtime_log_event(text, text, text, jsonb, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1014,18 +1120,24 @@ CREATE FUNCTION public.realtime_message_refusal(p_room public.realtime_rooms, p_
     AS $$
 declare
   v_role text;
+  v_limits jsonb := realtime_limits();
+  v_max_length integer := (v_limits ->> 'maxMessageLength')::integer;
+  v_max_metadata integer := (v_limits ->> 'maxMessageMetadataBytes')::integer;
 begin
   if p_room.id is null then
     return jsonb_build_object('code', 'RT404', 'message', format('room %s does not exist', p_room_name));
   end if;
-  if p_content is null or char_length(p_content) not between 1 and 100000 then
-    return jsonb_build_object('code', 'RT400', 'message', 'message content must be 1 to 100000 characters');
+  if p_content is null or char_length(p_content) not between 1 and v_max_length then
+    return jsonb_build_object('code', 'RT400', 'message', format('message content must be 1 to %s characters', v_max_length));
   end if;
   if p_thread_id is not null and char_length(p_thread_id) not between 1 and 255 then
     return jsonb_build_object('code', 'RT400', 'message', 'thread id must be 1 to 255 characters');
   end if;
   if p_metadata is not null and jsonb_typeof(p_metadata) <> 'object' then
     return jsonb_build_object('code', 'RT400', 'message', 'message metadata must be a JSON object');
+  end if;
+  if p_metadata is not null and octet_length(p_metadata::text) > v_max_metadata then
+    return jsonb_build_object('code', 'RT400', 'message', format('message metadata must be at most %s bytes of JSON', v_max_metadata));
   end if;
   select role into v_role from realtime_room_members
   where room_id = p_room.id and user_id = p_user_id and left_at is null;
@@ -1051,7 +1163,51 @@ $$;
 -- Name: FUNCTION realtime_message_refusal(p_room public.realtime_rooms, p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[]); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.realtime_message_refusal(p_room public.realtime_rooms, p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[]) IS 'Why a message may not be sent ({code, message}) or null: unknown room (RT404), bad content, thread or metadata (RT400), not an active member, or not a permitted sender of a broadcast room (RT403: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
+COMMENT ON FUNCTION public.realtime_message_refusal(p_room public.realtime_rooms, p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[]) IS 'Why a message may not be sent ({code, message}) or null: unknown room (RT404), bad content, thread or metadata (RT400; lengths from realtime_limits()), not an active member, or not a permitted sender of a broadcast room (RT403: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
+
+--
+-- Name: realtime_nodes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.realtime_nodes (
+    id text NOT NULL,
+    hostname text,
+    pid integer,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_heartbeat timestamp with time zone DEFAULT now() NOT NULL,
+    stopped_at timestamp with time zone,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    alive_since timestamp with time zone,
+    CONSTRAINT realtime_nodes_id_check CHECK (((char_length(id) >= 1) AND (char_length(id) <= 128)))
+);
+
+--
+-- Name: TABLE realtime_nodes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.realtime_nodes IS 'Relay processes and their heartbeats.';
+
+--
+-- Name: COLUMN realtime_nodes.alive_since; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.realtime_nodes.alive_since IS 'Start of the relay''s unbroken run of heartbeats (a gap longer than two heartbeat intervals starts a new one).';
+
+--
+-- Name: realtime_node_alive(public.realtime_nodes, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_node_alive(n public.realtime_nodes, p_now timestamp with time zone DEFAULT now()) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+  select n.stopped_at is null and n.last_heartbeat > p_now - realtime_node_stale_after(n);
+$$;
+
+--
+-- Name: FUNCTION realtime_node_alive(n public.realtime_nodes, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_node_alive(n public.realtime_nodes, p_now timestamp with time zone) IS 'Whether a relay is alive at p_now: not stopped and heartbeated within its own registered staleAfterMs (90 s when it registered none).';
 
 --
 -- Name: realtime_node_heartbeat(text, text[], timestamp with time zone, text[]); Type: FUNCTION; Schema: public; Owner: -
@@ -1095,34 +1251,6 @@ $$;
 --
 
 COMMENT ON FUNCTION public.realtime_node_heartbeat(p_node_id text, p_socket_ids text[], p_now timestamp with time zone, p_active_socket_ids text[]) IS 'Marks a relay alive, touches its sockets and records which sent events (ending idle away); returns the given socket ids that are no longer open.';
-
---
--- Name: realtime_nodes; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.realtime_nodes (
-    id text NOT NULL,
-    hostname text,
-    pid integer,
-    started_at timestamp with time zone DEFAULT now() NOT NULL,
-    last_heartbeat timestamp with time zone DEFAULT now() NOT NULL,
-    stopped_at timestamp with time zone,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    alive_since timestamp with time zone,
-    CONSTRAINT realtime_nodes_id_check CHECK (((char_length(id) >= 1) AND (char_length(id) <= 128)))
-);
-
---
--- Name: TABLE realtime_nodes; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.realtime_nodes IS 'Relay processes and their heartbeats.';
-
---
--- Name: COLUMN realtime_nodes.alive_since; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.realtime_nodes.alive_since IS 'Start of the relay''s unbroken run of heartbeats (a gap longer than two heartbeat intervals starts a new one).';
 
 --
 -- Name: realtime_node_heartbeat_interval(public.realtime_nodes); Type: FUNCTION; Schema: public; Owner: -
@@ -1191,6 +1319,24 @@ $$;
 --
 
 COMMENT ON FUNCTION public.realtime_node_start(p_node_id text, p_hostname text, p_pid integer, p_metadata jsonb, p_now timestamp with time zone) IS 'Registers a relay node (heartbeat now) and closes connections an earlier process left under the same id; returns how many.';
+
+--
+-- Name: realtime_node_state(public.realtime_nodes, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_node_state(n public.realtime_nodes, p_now timestamp with time zone DEFAULT now()) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  select case when n.stopped_at is not null then 'stopped'
+              when realtime_node_alive(n, p_now) then 'alive'
+              else 'silent' end;
+$$;
+
+--
+-- Name: FUNCTION realtime_node_state(n public.realtime_nodes, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_node_state(n public.realtime_nodes, p_now timestamp with time zone) IS 'stopped, alive, or silent (not stopped, but no heartbeat within its own stale-after).';
 
 --
 -- Name: realtime_node_stop(text, timestamp with time zone, interval); Type: FUNCTION; Schema: public; Owner: -
@@ -1394,6 +1540,22 @@ $$;
 --
 
 COMMENT ON FUNCTION public.realtime_presence_json(p public.realtime_presence, p_now timestamp with time zone) IS 'A presence row as the protocol shows it.';
+
+--
+-- Name: realtime_presence_statuses(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_presence_statuses() RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select array['online', 'away', 'busy', 'offline']::text[];
+$$;
+
+--
+-- Name: FUNCTION realtime_presence_statuses(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_presence_statuses() IS 'The presence statuses a user may choose: online, away, busy, offline.';
 
 --
 -- Name: realtime_prune_events(interval, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
@@ -1678,14 +1840,10 @@ begin
 
   select coalesce(jsonb_agg(e.msg order by e.seq), '[]'::jsonb) into v_events
   from (
-    select seq, jsonb_build_object(
-      'id', seq, 'roomName', room_name, 'userId', user_id,
-      'content', data ->> 'content', 'threadId', data -> 'threadId', 'metadata', data -> 'metadata',
-      'timestamp', created_at
-    ) as msg
-    from realtime_events
-    where room_name = v_room.name and type = 'message' and seq > p_since
-    order by case when v_gap then -seq else seq end
+    select e.seq, realtime_message_json(e) as msg
+    from realtime_events e
+    where e.room_name = v_room.name and e.type = 'message' and e.seq > p_since
+    order by case when v_gap then -e.seq else e.seq end
     limit p_limit
   ) e;
 
@@ -1701,7 +1859,7 @@ $$;
 -- Name: FUNCTION realtime_room_events_since(p_room_name text, p_user_id text, p_since bigint, p_limit integer, p_anonymous boolean); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.realtime_room_events_since(p_room_name text, p_user_id text, p_since bigint, p_limit integer, p_anonymous boolean) IS 'Messages of a room after id p_since for a reader allowed to see them: {events, gap, latestId}; gap means the client must refetch.';
+COMMENT ON FUNCTION public.realtime_room_events_since(p_room_name text, p_user_id text, p_since bigint, p_limit integer, p_anonymous boolean) IS 'Messages of a room after id p_since for a reader allowed to see them, each as message:new shows it (realtime_message_json): {events, gap, latestId}; gap means the client must refetch.';
 
 --
 -- Name: realtime_room_json(public.realtime_rooms); Type: FUNCTION; Schema: public; Owner: -
@@ -1918,6 +2076,55 @@ $_$;
 COMMENT ON FUNCTION public.realtime_send_to(p_target text, p_name text, p_event text, p_payload jsonb) IS 'Shared body of realtime_broadcast and realtime_broadcast_user.';
 
 --
+-- Name: realtime_set_limits(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_set_limits(p_limits jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+declare
+  v_key text;
+  v_value jsonb;
+  v_ranges constant jsonb := jsonb_build_object(
+    'maxMessageLength', jsonb_build_array(1, 100000),
+    'maxMessageMetadataBytes', jsonb_build_array(2, 65536),
+    'maxCustomStatusText', jsonb_build_array(0, 1024),
+    'maxCustomStatusEmoji', jsonb_build_array(0, 256));
+begin
+  if p_limits is null or jsonb_typeof(p_limits) <> 'object' then
+    raise exception 'limits must be a JSON object' using errcode = 'RT400';
+  end if;
+  for v_key, v_value in select * from jsonb_each(p_limits) loop
+    if not v_ranges ? v_key then
+      raise exception 'unknown limit % (known: %)', v_key,
+        (select string_agg(k, ', ' order by k) from jsonb_object_keys(v_ranges) k) using errcode = 'RT400';
+    end if;
+    if jsonb_typeof(v_value) <> 'number' or v_value::text !~ '^[0-9]+$'
+       or v_value::numeric not between (v_ranges -> v_key ->> 0)::int and (v_ranges -> v_key ->> 1)::int then
+      raise exception '% must be an integer from % to % (got %)', v_key,
+        v_ranges -> v_key ->> 0, v_ranges -> v_key ->> 1, v_value using errcode = 'RT400';
+    end if;
+  end loop;
+  insert into realtime_limits (id) values (true) on conflict (id) do nothing;
+  update realtime_limits set
+    max_message_length = coalesce((p_limits ->> 'maxMessageLength')::int, max_message_length),
+    max_message_metadata_bytes = coalesce((p_limits ->> 'maxMessageMetadataBytes')::int, max_message_metadata_bytes),
+    max_custom_status_text = coalesce((p_limits ->> 'maxCustomStatusText')::int, max_custom_status_text),
+    max_custom_status_emoji = coalesce((p_limits ->> 'maxCustomStatusEmoji')::int, max_custom_status_emoji),
+    updated_at = now()
+  where id;
+  return realtime_limits();
+end;
+$_$;
+
+--
+-- Name: FUNCTION realtime_set_limits(p_limits jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_set_limits(p_limits jsonb) IS 'Changes limits ({maxMessageLength, maxMessageMetadataBytes, maxCustomStatusText, maxCustomStatusEmoji}, integers in range; RT400 otherwise); returns realtime_limits(). Not granted to the relay role.';
+
+--
 -- Name: realtime_set_presence(text, text, jsonb, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1934,8 +2141,8 @@ begin
   if p_user_id is null or char_length(p_user_id) = 0 then
     raise exception 'user id is required' using errcode = 'RT400';
   end if;
-  if p_status is null or p_status not in ('online', 'away', 'busy', 'offline') then
-    raise exception 'status must be one of online, away, busy, offline (got %)', coalesce(p_status, 'null')
+  if p_status is null or not p_status = any (realtime_presence_statuses()) then
+    raise exception 'status must be one of % (got %)', array_to_string(realtime_presence_statuses(), ', '), coalesce(p_status, 'null')
       using errcode = 'RT400';
   end if;
   v_custom := realtime_check_custom_status(p_custom_status);
@@ -2385,6 +2592,30 @@ CREATE TABLE public.realtime_events_state (
 );
 
 --
+-- Name: realtime_limits; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.realtime_limits (
+    id boolean DEFAULT true NOT NULL,
+    max_message_length integer DEFAULT 10000 NOT NULL,
+    max_message_metadata_bytes integer DEFAULT 8192 NOT NULL,
+    max_custom_status_text integer DEFAULT 128 NOT NULL,
+    max_custom_status_emoji integer DEFAULT 32 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT realtime_limits_id_check CHECK (id),
+    CONSTRAINT realtime_limits_max_custom_status_emoji_check CHECK (((max_custom_status_emoji >= 0) AND (max_custom_status_emoji <= 256))),
+    CONSTRAINT realtime_limits_max_custom_status_text_check CHECK (((max_custom_status_text >= 0) AND (max_custom_status_text <= 1024))),
+    CONSTRAINT realtime_limits_max_message_length_check CHECK (((max_message_length >= 1) AND (max_message_length <= 100000))),
+    CONSTRAINT realtime_limits_max_message_metadata_bytes_check CHECK (((max_message_metadata_bytes >= 2) AND (max_message_metadata_bytes <= 65536)))
+);
+
+--
+-- Name: TABLE realtime_limits; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.realtime_limits IS 'One row: the limits on what is stored (message length, metadata size, custom status lengths); read with realtime_limits(), changed with realtime_set_limits().';
+
+--
 -- Name: realtime_node_stats; Type: VIEW; Schema: public; Owner: -
 --
 
@@ -2396,13 +2627,16 @@ SELECT
     NULL::timestamp with time zone AS started_at,
     NULL::timestamp with time zone AS last_heartbeat,
     NULL::timestamp with time zone AS stopped_at,
-    NULL::bigint AS connection_count;
+    NULL::bigint AS connection_count,
+    NULL::bigint AS stale_after_ms,
+    NULL::boolean AS alive,
+    NULL::text AS state;
 
 --
 -- Name: VIEW realtime_node_stats; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.realtime_node_stats IS 'Relay nodes with their open connection counts.';
+COMMENT ON VIEW public.realtime_node_stats IS 'Relay nodes with their open connection counts, the stale-after each declared, and whether each is alive by it (state: alive, silent or stopped).';
 
 --
 -- Name: realtime_presence_summary; Type: VIEW; Schema: public; Owner: -
@@ -2486,6 +2720,13 @@ ALTER TABLE ONLY public.realtime_events
 
 ALTER TABLE ONLY public.realtime_events_state
     ADD CONSTRAINT realtime_events_state_pkey PRIMARY KEY (singleton);
+
+--
+-- Name: realtime_limits realtime_limits_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.realtime_limits
+    ADD CONSTRAINT realtime_limits_pkey PRIMARY KEY (id);
 
 --
 -- Name: realtime_nodes realtime_nodes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -2643,7 +2884,10 @@ CREATE OR REPLACE VIEW public.realtime_node_stats AS
     n.started_at,
     n.last_heartbeat,
     n.stopped_at,
-    count(c.id) AS connection_count
+    count(c.id) AS connection_count,
+    ((EXTRACT(epoch FROM public.realtime_node_stale_after(n.*)) * (1000)::numeric))::bigint AS stale_after_ms,
+    public.realtime_node_alive(n.*) AS alive,
+    public.realtime_node_state(n.*) AS state
    FROM (public.realtime_nodes n
      LEFT JOIN public.realtime_connections c ON (((c.node_id = n.id) AND (c.disconnected_at IS NULL))))
   GROUP BY n.id

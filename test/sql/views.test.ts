@@ -89,4 +89,26 @@ describe("views", () => {
       { node_id: n2, hostname: "host-2", pid: 22, connection_count: "0", stopped_at: expect.any(Date) },
     ]);
   });
+
+  it("realtime_node_stats judges each node alive by the stale-after it declared, not the reader's", async () => {
+    const [quick, slow, plain, stopped] = [uid("n"), uid("n"), uid("n"), uid("n")];
+    const ago = new Date(Date.now() - 10_000).toISOString();
+    await ctx.db.q("select realtime_node_start($1, 'h', 1, '{\"heartbeatMs\": 1000, \"staleAfterMs\": 3000}', $2)", [quick, ago]);
+    await ctx.db.q("select realtime_node_start($1, 'h', 2, '{\"heartbeatMs\": 10000, \"staleAfterMs\": 30000}', $2)", [slow, ago]);
+    await ctx.db.q("select realtime_node_start($1, 'h', 3, '{}', $2)", [plain, ago]);
+    await ctx.db.q("select realtime_node_start($1, 'h', 4)", [stopped]);
+    await ctx.db.q("select realtime_node_stop($1)", [stopped]);
+
+    const rows = await ctx.db.q("select node_id, stale_after_ms, alive, state from realtime_node_stats where node_id = any($1)", [
+      [quick, slow, plain, stopped],
+    ]);
+
+    expect(rows).toEqual([
+      { node_id: quick, stale_after_ms: "3000", alive: false, state: "silent" },
+      { node_id: slow, stale_after_ms: "30000", alive: true, state: "alive" },
+      { node_id: plain, stale_after_ms: "90000", alive: true, state: "alive" },
+      { node_id: stopped, stale_after_ms: "90000", alive: false, state: "stopped" },
+    ]);
+    expect(await ctx.db.v("select realtime_node_alive(n, $2) as v from realtime_nodes n where id = $1", [slow, new Date(Date.now() + 25_000).toISOString()])).toBe(false);
+  });
 });
