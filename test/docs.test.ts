@@ -14,7 +14,7 @@ const read = (file: string) => fs.readFileSync(path.join(ROOT, file), "utf8");
 
 /** The markdown without fenced code blocks (links and headings in code are not links or headings). */
 function prose(markdown: string): string {
-  return markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, "");
+  return markdown.replace(/^[ \t]*(```|~~~)[^\n]*\n[\s\S]*?^[ \t]*\1[^\n]*$/gm, "");
 }
 
 /** The keys of `export interface <name> { ... }` in a TypeScript source: `"room:join": ...`, `ping: ...`. */
