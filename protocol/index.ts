@@ -7,3 +7,5 @@ export const PROTOCOL_VERSION = 1;
 export * from "./errors.js";
 export * from "./events.js";
 export * from "./notify.js";
+export * from "./schema.js";
+export * from "./schemas.js";

@@ -4,12 +4,11 @@
 // item. One call in flight at a time also keeps items in arrival order (message ids increase in
 // the order the relay received the sends).
 import { RealtimeError, toRealtimeError } from "../protocol/index.js";
+import type { ItemResult } from "../lib/sql/client.js";
 
 /** Failures that say nothing about the items: the whole batch gets the same answer at once. */
 const WHOLE_BATCH_FAILURES = new Set<string>(["UNAVAILABLE", "BUSY"]);
 
-/** What the SQL batch functions answer per item: a value, or an error with an SQLSTATE. */
-export type ItemResult<Out> = { ok: true; value: Out } | { ok: false; error: { code: string; message: string } };
 
 interface Pending<In, Out> {
   item: In;
@@ -65,16 +64,4 @@ export class Batcher<In, Out> {
       else p.reject(toRealtimeError({ code: r?.error.code ?? "XX000", message: r?.error.message ?? "no result" }));
     });
   }
-}
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-/** Also NUL, which jsonb refuses too: for text the relay writes itself (the event log), not client fields that are validated. */
-export const NUL_OR_LONE_SURROGATE = new RegExp(`\\u0000|${LONE_SURROGATE.source}`, "g");
-
-/**
- * A JSON parameter PostgreSQL accepts: a lone UTF-16 surrogate becomes U+FFFD (as the driver does
- * for a text parameter), because jsonb refuses it and it would fail the whole batch.
- */
-export function jsonParam(value: unknown, unstorable: RegExp = LONE_SURROGATE): string {
-  return JSON.stringify(value, (_key, v) => (typeof v === "string" ? v.replace(unstorable, "\uFFFD") : v));
 }

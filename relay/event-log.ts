@@ -7,7 +7,7 @@ import type { Db } from "../lib/db.js";
 import type { EventLogType } from "../lib/config.js";
 import type { Logger } from "../lib/logger.js";
 import type { Metrics } from "./metrics.js";
-import { jsonParam, NUL_OR_LONE_SURROGATE } from "./batcher.js";
+import { logEvents } from "../lib/sql/events.js";
 import { isTransientDbError } from "../protocol/index.js";
 import { RateLimitedLog } from "../lib/rate-limited-log.js";
 
@@ -68,11 +68,9 @@ export class EventLog {
       while (this.buffer.length > 0) {
         const batch = this.buffer.slice(0, this.batchSize);
         try {
-          await this.db.query("log_events", "select realtime_log_events($1::jsonb)", [
-            // A refusal's message can quote client input (a key of customStatus, say): NUL and lone
-            // surrogates become U+FFFD rather than fail the whole batch.
-            jsonParam(batch, NUL_OR_LONE_SURROGATE),
-          ]);
+          // A refusal's message can quote client input (a key of customStatus, say): logEvents makes
+          // NUL and lone surrogates U+FFFD rather than fail the whole batch.
+          await logEvents(this.db, batch);
         } catch (err) {
           // Unreachable (class 08, 57P01-57P04), out of resources (class 53: disk full, out of
           // memory, too many connections) or busy (lock, statement timeout), or a deadlock or

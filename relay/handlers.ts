@@ -6,6 +6,7 @@ import { typingKey } from "./limits.js";
 import { RealtimeError, toRealtimeError } from "../protocol/index.js";
 import { roomKey, type OutgoingMessage, type Relay, type RelaySocket } from "./server.js";
 import * as v from "./validate.js";
+import * as sql from "../lib/sql/index.js";
 
 type Handler = (payload: unknown) => Promise<unknown> | unknown;
 
@@ -100,13 +101,16 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
       throw new RealtimeError("LIMIT_EXCEEDED", `this connection is in ${config.maxRoomsPerSocket} rooms, the most it may join`, { limit: "roomsPerSocket" });
     }
     joining++;
-    let result: Record<string, unknown>;
+    let result: unknown;
     try {
-      result = await db.value<Record<string, unknown>>(
-        "join_room",
-        "select realtime_join_room($1, $2, $3, $4, now(), $5, $6) as v",
-        [roomName, id.anonymous ? null : id.userId, id.anonymous, config.autoCreateRooms, since ?? null, config.replayLimit],
-      );
+      result = await sql.joinRoom(db, {
+        roomName,
+        userId: id.anonymous ? null : id.userId,
+        anonymous: id.anonymous,
+        autoCreate: config.autoCreateRooms,
+        since: since ?? null,
+        replayLimit: config.replayLimit,
+      });
       await socket.join(roomKey(roomName));
     } finally {
       joining--;
@@ -120,7 +124,7 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     const id = identity();
     let left = false;
     if (!id.anonymous) {
-      left = await db.value<boolean>("leave_room", "select realtime_leave_room($1, $2) as v", [roomName, id.userId]);
+      left = await sql.leaveRoom(db, roomName, id.userId);
     }
     // The member notification moves every socket of the user out; this one leaves now.
     await socket.leave(roomKey(roomName));
@@ -196,9 +200,9 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
     if (!config.enablePresence) throw new RealtimeError("FORBIDDEN", "presence is disabled on this server");
     const status = v.oneOf(p, "status", PRESENCE_STATUSES);
     // customStatus absent: keep; null: clear; object: set.
-    let custom: string | null = null;
+    let custom: Record<string, unknown> | null | undefined;
     if ("customStatus" in p && p.customStatus !== undefined) {
-      if (p.customStatus === null) custom = "null";
+      if (p.customStatus === null) custom = null;
       else {
         const c = v.object(p.customStatus, "customStatus");
         v.optionalString(c, "text", { max: 128, min: 0 });
@@ -206,26 +210,22 @@ export function registerHandlers(relay: Relay, socket: RelaySocket, log: Logger)
         v.optionalString(c, "expiresAt", { max: 64 });
         const extra = Object.keys(c).filter((k) => !["text", "emoji", "expiresAt"].includes(k));
         if (extra.length > 0) v.bad(`customStatus may only have text, emoji and expiresAt (got ${extra.slice(0, 3).join(", ")})`);
-        custom = JSON.stringify(c);
+        custom = c;
       }
     }
     throttle("presence:update", "presence");
     relay.eventLog.record("presence", userId, null, { status });
-    return db.value("set_presence", "select realtime_set_presence($1, $2, $3::jsonb) as v", [userId, status, custom]);
+    return sql.setPresence(db, userId, status, custom);
   });
 
   on("presence:get", async (raw) => {
     const p = v.object(raw);
     const userIds = v.stringArray(p, "userIds", 100, 255);
     if (config.presenceVisibility === "all") {
-      return db.value("get_presence", "select realtime_get_presence($1::text[]) as v", [userIds]);
+      return sql.getPresence(db, userIds);
     }
     const id = identity();
-    return db.value("get_presence", "select realtime_get_visible_presence($1, $2, $3::text[]) as v", [
-      id.anonymous ? null : id.userId,
-      id.anonymous,
-      userIds,
-    ]);
+    return sql.getVisiblePresence(db, { userId: id.anonymous ? null : id.userId, anonymous: id.anonymous }, userIds);
   });
 
   on("auth:refresh", async (raw) => {

@@ -4,6 +4,7 @@ import type { Relay } from "./server.js";
 import { serveDemo } from "./demo.js";
 import { POOL_BUSY_MESSAGE, type PoolState } from "../lib/db.js";
 import { RealtimeError } from "../protocol/index.js";
+import { ping } from "../lib/sql/health.js";
 
 /** Calls answered BUSY this recently make /health say "busy" even while the pool has room. */
 const RECENT_BUSY_MS = 10_000;
@@ -42,7 +43,7 @@ async function databaseState(relay: Relay): Promise<DatabaseState> {
   const started = Date.now();
   try {
     await Promise.race([
-      db.query("health", "select 1"),
+      ping(db),
       new Promise((_, reject) => setTimeout(() => reject(new Error("timed out after 2 s")), 2000).unref()),
     ]);
   } catch (err) {

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from "../lib/logger.js";
 import { migrateDatabase } from "../lib/migrate.js";
 import { maskUrl } from "../lib/mask.js";
 import { Relay } from "./server.js";
+import { ensurePublicChannel } from "../lib/sql/rooms.js";
 
 export interface RunningServer {
   url: string;
@@ -167,9 +168,7 @@ async function seedDemoRoom(databaseUrl: string): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    await client.query(
-      "select realtime_create_room('general', 'channel', 'public') where not exists (select 1 from realtime_rooms where name = 'general')",
-    );
+    await ensurePublicChannel(client, "general");
   } finally {
     await client.end();
   }

@@ -11,7 +11,9 @@ import type { Config } from "../lib/config.js";
 import { Db } from "../lib/db.js";
 import { Authenticator, type Identity } from "./auth.js";
 import { EventLog } from "./event-log.js";
-import { Batcher, jsonParam, type ItemResult } from "./batcher.js";
+import { Batcher } from "./batcher.js";
+import * as sql from "../lib/sql/index.js";
+import type { ItemResult, OutgoingMessage, TypingChange, TypingChangeResult } from "../lib/sql/index.js";
 import { Listener, type Notification } from "./listener.js";
 import type { Logger } from "../lib/logger.js";
 import { Metrics } from "./metrics.js";
@@ -35,46 +37,13 @@ export interface SocketData {
   active?: boolean;
 }
 
-interface RegistrationRow {
-  socketId: string;
-  userId: string | null;
-  device: unknown;
-  metadata: Record<string, unknown>;
-  anonymous: boolean;
-  /** Undefined: no per-user cap (a socket registered again). */
-  maxPerUser?: number;
-}
 interface Registered {
   connectionId: string;
   rooms: string[];
 }
-interface RegistrationResult {
-  connectionId?: string;
-  rooms?: string[];
-  error?: { code: string; message: string };
-}
-interface StoredMessageResult {
-  ok: boolean;
-  message?: StoredMessage;
-  error?: { code: string; message: string };
-}
 export type StoredMessage = Record<string, unknown> & { id: number; roomName: string };
-export interface OutgoingMessage {
-  roomName: string;
-  userId: string;
-  content: string;
-  threadId: string | null;
-  metadata: Record<string, unknown> | null;
-  roles: string[];
-}
-export interface TypingChange {
-  op: "start" | "stop";
-  roomName: string;
-  userId: string;
-  threadId: string | null;
-  socketId: string;
-}
-export type TypingResult = { changed: boolean; users?: string[] };
+export type { OutgoingMessage, TypingChange };
+export type TypingResult = TypingChangeResult;
 
 export type RelaySocket = Socket<Record<string, (...args: any[]) => void>, Record<string, (...args: any[]) => void>, Record<string, never>, SocketData>;
 
@@ -121,7 +90,7 @@ export class Relay {
   /** message:send, handshakes and typing go to the database in natural batches (batcher.ts). */
   readonly messages: Batcher<OutgoingMessage, StoredMessage>;
   readonly typing: Batcher<TypingChange, TypingResult>;
-  private readonly registrations: Batcher<RegistrationRow, Registered>;
+  private readonly registrations: Batcher<sql.ConnectionRegistration, Registered>;
   readonly listener: Listener;
   readonly startedAt = Date.now();
   private redisPub: Redis | undefined;
@@ -172,34 +141,16 @@ export class Relay {
     // waits for the WAL flush while the session's other commits stay as configured. A retry of a
     // stored clientMessageId comes back with duplicate: true (the handler does not deliver it again).
     this.messages = new Batcher(async (items) => {
-      const rows = await this.db.value<(StoredMessageResult & { duplicate?: boolean })[]>(
-        "send_messages",
-        this.config.durableMessages
-          ? "select realtime_send_messages($1::jsonb) as v, set_config('synchronous_commit', 'on', true)"
-          : "select realtime_send_messages($1::jsonb) as v",
-        [jsonParam(items)],
-      );
+      const rows = await sql.sendMessages(this.db, items, { durable: this.config.durableMessages });
       return rows.map((r): ItemResult<StoredMessage> =>
-        r.ok ? { ok: true, value: r.duplicate ? { ...r.message!, duplicate: true } : r.message! } : { ok: false, error: r.error! },
+        r.ok ? { ok: true, value: (r.duplicate ? { ...r.message!, duplicate: true } : r.message!) as unknown as StoredMessage } : { ok: false, error: r.error! },
       );
     }, 100);
-    this.typing = new Batcher(
-      (items) =>
-        this.db.value<ItemResult<TypingResult>[]>(
-          "typing_changes",
-          "select realtime_typing_changes($1::jsonb, make_interval(secs => $2::double precision / 1000)) as v",
-          [jsonParam(items), this.config.typingTimeoutMs],
-        ),
-      200,
-    );
+    this.typing = new Batcher((items) => sql.typingChanges(this.db, items, this.config.typingTimeoutMs), 200);
     // A connect storm costs one round trip and one commit per batch, and holds one pool
     // connection, leaving the rest of the pool to the events of connected clients.
     this.registrations = new Batcher(async (items) => {
-      const rows = await this.db.value<RegistrationResult[]>(
-        "register_connections",
-        "select realtime_register_connections($1::jsonb, $2) as v",
-        [jsonParam(items), this.config.nodeId],
-      );
+      const rows = await sql.registerConnections(this.db, items, this.config.nodeId);
       return rows.map((r): ItemResult<Registered> =>
         r.error ? { ok: false, error: r.error } : { ok: true, value: { connectionId: r.connectionId!, rooms: r.rooms ?? [] } },
       );
@@ -258,11 +209,13 @@ export class Relay {
     if (this.config.redisUrl) await this.attachRedis(this.config.redisUrl);
 
     await this.listener.start();
-    const closedOnStart = await this.db.value<number>(
-      "node_start",
-      "select realtime_node_start($1, $2, $3, $4::jsonb) as v",
-      [this.config.nodeId, os.hostname(), process.pid, JSON.stringify({ heartbeatMs: this.config.presenceHeartbeatMs, staleAfterMs: this.config.staleAfterMs })],
-    );
+    const closedOnStart = await sql.nodeStart(this.db, {
+      nodeId: this.config.nodeId,
+      hostname: os.hostname(),
+      pid: process.pid,
+      heartbeatMs: this.config.presenceHeartbeatMs,
+      staleAfterMs: this.config.staleAfterMs,
+    });
     if (closedOnStart > 0) this.log.info({ closed: closedOnStart }, "closed connections left by an earlier process with this node id");
 
     this.io.use((socket, next) => {
@@ -487,10 +440,7 @@ export class Relay {
 
   private async closeConnection(socketId: string): Promise<void> {
     try {
-      await this.db.query("close_connection", "select realtime_close_connection($1, now(), make_interval(secs => $2::double precision / 1000))", [
-        socketId,
-        this.config.presenceGraceMs,
-      ]);
+      await sql.closeConnection(this.db, socketId, this.config.presenceGraceMs);
       this.pendingCloses.delete(socketId);
     } catch (err) {
       // Retried with the next heartbeat; the row stays open meanwhile.
@@ -505,8 +455,8 @@ export class Relay {
     const { identity } = socket.data;
     if (this.idleUsers.size === 0 || identity.anonymous || !this.idleUsers.has(identity.userId)) return;
     this.idleUsers.delete(identity.userId);
-    this.db
-      .query("mark_active", "select realtime_mark_active($1::text[])", [[identity.userId]])
+    sql
+      .markActive(this.db, [identity.userId])
       .catch((err) => this.warnings.warn("mark-active", { err: (err as Error).message }, "could not end an idle away"));
   }
 
@@ -534,15 +484,11 @@ export class Relay {
         data.active = false;
       }
     }
-    const notOpen = await this.db.value<string[]>("node_heartbeat", "select realtime_node_heartbeat($1, $2::text[], now(), $3::text[]) as v", [
-      this.config.nodeId,
-      socketIds,
-      active,
-    ]);
+    const notOpen = await sql.nodeHeartbeat(this.db, this.config.nodeId, socketIds, active);
     // Sockets the database no longer holds open (a crash emptied the UNLOGGED table, a sweep closed
     // them while this relay could not heartbeat, a DBA): the relay still holds them, so it puts
     // them back in place instead of making their clients reconnect.
-    const lost = (notOpen ?? [])
+    const lost = notOpen
       .map((id) => this.io.of("/").sockets.get(id) as RelaySocket | undefined)
       .filter((socket): socket is RelaySocket => !!socket?.connected && !!socket.data.identity && !this.pendingCloses.has(socket.id));
     if (lost.length > 0) await this.registerAgain(lost);
@@ -584,25 +530,19 @@ export class Relay {
   }
 
   private async tick(): Promise<void> {
-    await this.db.query("tick", "select realtime_tick()");
+    await sql.tick(this.db);
   }
 
   private async sweepStale(): Promise<void> {
-    const closed = await this.db.query<{ socket_id: string; node_id: string; reason: string }>(
-      "disconnect_stale",
-      `select * from disconnect_stale_connections(now(), make_interval(secs => $1::double precision / 1000), make_interval(secs => $2::double precision / 1000))`,
-      [this.config.staleAfterMs, this.config.inactiveAfterMs],
-    );
+    const closed = await sql.disconnectStale(this.db, this.config.staleAfterMs, this.config.inactiveAfterMs);
     if (closed.length > 0) this.log.info({ closed: closed.length }, "closed stale connections");
     if (this.config.idleAfterMs > 0) {
-      await this.db.query("mark_idle", "select realtime_mark_idle(make_interval(secs => $1::double precision / 1000))", [this.config.idleAfterMs]);
+      await sql.markIdle(this.db, this.config.idleAfterMs);
     }
   }
 
   private async pruneEvents(): Promise<void> {
-    await this.db.query("prune_events", "select realtime_prune_events(make_interval(secs => $1::double precision / 1000))", [
-      this.config.eventRetentionMs,
-    ]);
+    await sql.pruneEvents(this.db, this.config.eventRetentionMs);
   }
 
   // ---- notifications ----------------------------------------------------------------------
@@ -659,7 +599,7 @@ export class Relay {
     else this.idleUsers.delete(userId);
     let rooms = n.rooms as string[] | null;
     if (!Array.isArray(rooms)) {
-      rooms = await this.db.value<string[]>("user_rooms", "select realtime_user_room_names($1) as v", [userId]);
+      rooms = await sql.userRoomNames(this.db, userId);
     }
     this.io.local.to([userKey(userId), ...rooms.map(roomKey)]).emit("presence:changed", {
       userId,
@@ -686,9 +626,9 @@ export class Relay {
   private async deliverBroadcast(n: Notification): Promise<void> {
     let payload: unknown = n.payload;
     if (n.ref !== undefined) {
-      const [row] = await this.db.query<{ data: { payload: unknown } }>("broadcast_ref", "select data from realtime_events where seq = $1", [n.ref]);
+      const row = await sql.storedBroadcastPayload(this.db, n.ref as number);
       if (!row) return;
-      payload = row.data.payload;
+      payload = row.payload;
     }
     const target = n.target === "user" ? userKey(String(n.name)) : roomKey(String(n.name));
     this.io.local.to(target).emit(String(n.event), payload);
@@ -726,21 +666,21 @@ export class Relay {
   private async replayMessages(since: number, reason: string): Promise<void> {
     const { rooms } = this.localRoomsAndUsers();
     if (rooms.length === 0) return;
-    let changes: { messages: StoredMessage[] };
+    let messages: Awaited<ReturnType<typeof sql.messagesSince>>;
     try {
-      changes = await this.db.value("changes_since", "select realtime_changes_since($1::text[], '{}'::text[], to_timestamp($2::double precision / 1000)) as v", [rooms, since]);
+      messages = await sql.messagesSince(this.db, rooms, since);
     } catch (err) {
       this.log.warn({ err: (err as Error).message, reason }, "could not replay messages after a Redis gap");
       return;
     }
     let replayed = 0;
-    for (const message of changes.messages) {
+    for (const message of messages) {
       if (this.delivered.has(message.id)) continue;
       this.io.local.to(roomKey(message.roomName)).emit("message:new", message);
       replayed++;
     }
     this.metrics.messagesReplayed.inc(replayed);
-    if (replayed > 0 || reason !== "peer") this.log.info({ replayed, checked: changes.messages.length, reason }, "replayed messages missed during a Redis gap");
+    if (replayed > 0 || reason !== "peer") this.log.info({ replayed, checked: messages.length, reason }, "replayed messages missed during a Redis gap");
   }
 
   /**
@@ -754,14 +694,7 @@ export class Relay {
     await this.heartbeat().catch((err) => this.log.warn({ err: (err as Error).message }, "heartbeat after LISTEN reconnect failed"));
     const gap = this.localRoomsAndUsers();
     if (gap.rooms.length > 0 || gap.users.length > 0) {
-      const changes = await this.db.value<{
-        presence: Array<{ userId: string; status: string; customStatus: unknown; lastSeen: unknown; rooms: string[] }>;
-        members: Array<{ roomName: string; userId: string; op: "joined" | "left" }>;
-      }>("changes_since", "select realtime_changes_since($1::text[], $2::text[], to_timestamp($3::double precision / 1000), 1) as v", [
-        gap.rooms,
-        gap.users,
-        lostAt - GAP_MARGIN_MS,
-      ]);
+      const changes = await sql.changesSince(this.db, gap.rooms, gap.users, lostAt - GAP_MARGIN_MS);
       for (const m of changes.members) {
         this.io.local.to(roomKey(m.roomName)).emit(m.op === "joined" ? "user:joined" : "user:left", { roomName: m.roomName, userId: m.userId });
       }
@@ -778,11 +711,7 @@ export class Relay {
     }
     const users = new Set(this.localRoomsAndUsers().users);
     if (users.size > 0) {
-      const rows = await this.db.query<{ user_id: string; rooms: string[] }>(
-        "resync_rooms",
-        "select u as user_id, realtime_user_room_names(u) as rooms from unnest($1::text[]) as u",
-        [[...users]],
-      );
+      const rows = await sql.roomNamesOfUsers(this.db, [...users]);
       for (const { user_id, rooms } of rows) {
         const wanted = new Set(rooms.map(roomKey));
         for (const socket of await this.io.local.in(userKey(user_id)).fetchSockets()) {
@@ -793,12 +722,7 @@ export class Relay {
     }
     const localRooms = [...this.io.of("/").adapter.rooms.keys()].filter((r) => r.startsWith("room:")).map((r) => r.slice(5));
     if (localRooms.length > 0 && this.config.enableTyping) {
-      const rows = await this.db.query<{ room_name: string; thread_id: string | null; users: string[] }>(
-        "resync_typing",
-        `select room_name, thread_id, realtime_typers(room_name, thread_id) as users
-           from (select distinct room_name, thread_id from realtime_typing where room_name = any ($1::text[])) t`,
-        [localRooms],
-      );
+      const rows = await sql.currentTypers(this.db, localRooms);
       const typingRooms = new Set(rows.map((r) => r.room_name));
       for (const row of rows) {
         this.io.local.to(roomKey(row.room_name)).emit("typing:event", { roomName: row.room_name, threadId: row.thread_id, users: row.users });
@@ -822,11 +746,8 @@ export class Relay {
     // socket.io client retry by itself; users stay visible for the presence grace period.
     this.httpServer.close();
     for (const socket of this.io.of("/").sockets.values()) socket.conn.close();
-    await this.db
-      .value<number>("node_stop", "select realtime_node_stop($1, now(), make_interval(secs => $2::double precision / 1000)) as v", [
-        this.config.nodeId,
-        this.config.presenceGraceMs,
-      ])
+    await sql
+      .nodeStop(this.db, this.config.nodeId, this.config.presenceGraceMs)
       .catch((err) => this.log.warn({ err: (err as Error).message }, "could not mark this relay's connections closed"));
     await this.eventLog.stop().catch(() => {});
     await this.listener.stop();

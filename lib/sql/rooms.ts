@@ -1,0 +1,52 @@
+// functions/rooms.sql and notify.sql: joining and leaving rooms, and the rooms of users.
+import type { RoomJoinResult } from "../../protocol/index.js";
+import type { SqlClient } from "./client.js";
+
+export interface JoinRoomRequest {
+  roomName: string;
+  /** null for anonymous connections. */
+  userId: string | null;
+  anonymous: boolean;
+  autoCreate: boolean;
+  /** Replay the messages after this id. */
+  since: number | null;
+  replayLimit: number;
+}
+
+export function joinRoom(db: SqlClient, r: JoinRoomRequest): Promise<RoomJoinResult> {
+  return db.value<RoomJoinResult>("join_room", "select realtime_join_room($1, $2, $3, $4, now(), $5, $6) as v", [
+    r.roomName,
+    r.userId,
+    r.anonymous,
+    r.autoCreate,
+    r.since,
+    r.replayLimit,
+  ]);
+}
+
+/** Ends the user's membership; true when one was active. */
+export function leaveRoom(db: SqlClient, roomName: string, userId: string): Promise<boolean> {
+  return db.value<boolean>("leave_room", "select realtime_leave_room($1, $2) as v", [roomName, userId]);
+}
+
+/** The rooms a user is an active member of. */
+export function userRoomNames(db: SqlClient, userId: string): Promise<string[]> {
+  return db.value<string[]>("user_rooms", "select realtime_user_room_names($1) as v", [userId]);
+}
+
+/** The rooms of each user, in one call. */
+export function roomNamesOfUsers(db: SqlClient, userIds: string[]): Promise<{ user_id: string; rooms: string[] }[]> {
+  return db.query<{ user_id: string; rooms: string[] }>(
+    "resync_rooms",
+    "select u as user_id, realtime_user_room_names(u) as rooms from unnest($1::text[]) as u",
+    [userIds],
+  );
+}
+
+/** Creates a public channel unless a room of that name exists (the embedded server's `general`). */
+export async function ensurePublicChannel(client: { query(text: string, values: unknown[]): Promise<unknown> }, name: string): Promise<void> {
+  await client.query(
+    "select realtime_create_room($1, 'channel', 'public') where not exists (select 1 from realtime_rooms where name = $1)",
+    [name],
+  );
+}

@@ -1,0 +1,63 @@
+// The payload schema of every client event, checked before any database call. Every failure is
+// BAD_REQUEST with a message naming the field. Adding an event: its types in events.ts, its
+// schema here.
+import type { ClientEventName, CustomStatus } from "./events.js";
+import { PRESENCE_STATUSES } from "./events.js";
+import {
+  anything,
+  asObject,
+  bad,
+  clientId,
+  jsonObject,
+  nonNegativeInteger,
+  object,
+  oneOf,
+  optional,
+  string,
+  stringArray,
+  type Rule,
+  type Schema,
+} from "./schema.js";
+
+const roomName = string({ max: 255, identifier: true });
+const threadId = optional(string({ max: 255, identifier: true }));
+
+const CUSTOM_STATUS_FIELDS = ["text", "emoji", "expiresAt"];
+const customStatusFields = object({
+  text: optional(string({ max: 128, min: 0 })),
+  emoji: optional(string({ max: 32, min: 0 })),
+  expiresAt: optional(string({ max: 64 })),
+});
+
+/** customStatus: undefined keeps the stored one, null clears it, an object (these three fields only) sets it. */
+const customStatus: Rule<CustomStatus | null | undefined> = (v, field, options) => {
+  if (v === undefined) return undefined;
+  if (v === null) return null;
+  const c = asObject(v, field);
+  customStatusFields.parse(c, options);
+  const extra = Object.keys(c).filter((k) => !CUSTOM_STATUS_FIELDS.includes(k));
+  if (extra.length > 0) bad(`customStatus may only have text, emoji and expiresAt (got ${extra.slice(0, 3).join(", ")})`);
+  return c as CustomStatus;
+};
+
+const typing = object({ roomName, threadId });
+
+export const clientEventSchemas = {
+  "room:join": object({ roomName, since: optional(nonNegativeInteger) }),
+  "room:leave": object({ roomName }),
+  "message:send": object({
+    roomName,
+    content: string({ max: (o) => o.maxMessageLength }),
+    threadId,
+    metadata: optional(jsonObject(8192)),
+    clientMessageId: optional(clientId(128)),
+  }),
+  "typing:start": typing,
+  "typing:stop": typing,
+  "presence:update": object({ status: oneOf(PRESENCE_STATUSES), customStatus }),
+  "presence:get": object({ userIds: stringArray(100, 255) }),
+  "auth:refresh": object({ token: string({ max: 8192 }) }),
+  ping: anything,
+} satisfies Record<ClientEventName, Schema<unknown>>;
+
+export type ClientEventSchemas = typeof clientEventSchemas;
