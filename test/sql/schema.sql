@@ -1862,6 +1862,60 @@ $$;
 COMMENT ON FUNCTION public.realtime_room_events_since(p_room_name text, p_user_id text, p_since bigint, p_limit integer, p_anonymous boolean) IS 'Messages of a room after id p_since for a reader allowed to see them, each as message:new shows it (realtime_message_json): {events, gap, latestId}; gap means the client must refetch.';
 
 --
+-- Name: realtime_room_history(text, text, bigint, integer, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_room_history(p_room_name text, p_user_id text, p_before bigint DEFAULT NULL::bigint, p_limit integer DEFAULT 50, p_anonymous boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_room realtime_rooms := realtime_find_room(p_room_name);
+  v_messages jsonb;
+  v_oldest bigint;
+begin
+  if p_before is not null and p_before < 0 then
+    raise exception 'before must be a non-negative message id' using errcode = 'RT400';
+  end if;
+  if p_limit is null or p_limit not between 1 and 1000 then
+    raise exception 'limit must be between 1 and 1000' using errcode = 'RT400';
+  end if;
+  if p_anonymous then
+    if v_room.visibility <> 'public' or v_room.type = 'dm' then
+      raise exception 'anonymous users may only read public rooms' using errcode = 'RT403';
+    end if;
+  elsif p_user_id is null then
+    raise exception 'a user id is required' using errcode = 'RT400';
+  elsif (v_room.visibility <> 'public' or v_room.type = 'dm') and not exists (
+    select 1 from realtime_room_members where room_id = v_room.id and user_id = p_user_id and left_at is null
+  ) then
+    raise exception 'room % is private and you are not a member', p_room_name using errcode = 'RT403';
+  end if;
+
+  select coalesce(jsonb_agg(realtime_message_json(e) order by e.seq), '[]'::jsonb), min(e.seq)
+    into v_messages, v_oldest
+  from (
+    select * from realtime_events
+    where room_name = v_room.name and type = 'message' and (p_before is null or seq < p_before)
+    order by seq desc
+    limit p_limit
+  ) e;
+
+  return jsonb_build_object(
+    'messages', v_messages,
+    'hasMore', v_oldest is not null and exists (
+      select 1 from realtime_events where room_name = v_room.name and type = 'message' and seq < v_oldest
+    )
+  );
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_room_history(p_room_name text, p_user_id text, p_before bigint, p_limit integer, p_anonymous boolean); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_room_history(p_room_name text, p_user_id text, p_before bigint, p_limit integer, p_anonymous boolean) IS 'Older messages of a room for a reader allowed to join it: the newest p_limit with an id below p_before, oldest first, as {messages, hasMore}.';
+
+--
 -- Name: realtime_room_json(public.realtime_rooms); Type: FUNCTION; Schema: public; Owner: -
 --
 
