@@ -43,6 +43,12 @@ export interface RealtimeClientOptions {
   reconnectDelayMaxMs?: number;
   /** Typing indicator timings (defaults 2000 and 2500 ms; keep refreshMs below the server's REALTIME_TYPING_TIMEOUT). */
   typing?: Partial<TypingTimings>;
+  /**
+   * ms a live message is held so that messages arriving out of id order are given in order (default
+   * 0). Through several relays two messages sent at the same moment can arrive in either order;
+   * 100 to 200 ms orders them at that cost in latency.
+   */
+  reorderWindowMs?: number;
   /** Passed to socket.io-client's io() (transports, path, extraHeaders...). */
   socket?: Partial<ManagerOptions & SocketOptions>;
 }
@@ -131,6 +137,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
         return client.identity?.anonymous ?? false;
       },
       typingTimings,
+      reorderWindowMs: options.reorderWindowMs ?? 0,
       request: (event, payload, opts) => this.request(event, payload, opts),
       signal: (event, payload) => {
         if (this.authenticated && this.socket?.connected) this.socket.emit(event, payload);

@@ -48,6 +48,8 @@ export interface RoomHost {
   readonly userId: string | undefined;
   readonly anonymous: boolean;
   readonly typingTimings: TypingTimings;
+  /** ms live messages wait so that ones arriving out of id order (several relays) are given in order. */
+  readonly reorderWindowMs: number;
   request<T>(event: string, payload: unknown, options?: RequestOptions): Promise<T>;
   /** Emits without acknowledgement when connected; dropped otherwise (typing is ephemeral). */
   signal(event: string, payload: unknown): void;
@@ -74,6 +76,9 @@ export class Room extends Emitter<RoomEvents> {
   private firstJoin: { resolve: (room: Room) => void; reject: (err: RealtimeError) => void } | undefined;
   /** Messages of the first join, given once the join() promise's caller could subscribe. */
   private deferred: Message[] | null = null;
+  /** Live messages waiting out the reorder window. */
+  private reorder: Message[] = [];
+  private reorderTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @internal */
   constructor(
@@ -198,6 +203,7 @@ export class Room extends Emitter<RoomEvents> {
 
   /** @internal The connection dropped: hold live messages until the re-join's answer. */
   disconnected(): void {
+    this.flushReorder();
     if (this.state === "joined") this.state = "joining";
     this.messages.beginResync();
     for (const t of this.throttles.values()) t.reset();
@@ -216,7 +222,19 @@ export class Room extends Emitter<RoomEvents> {
   /** @internal */
   onMessage(message: Message): void {
     if (this.state === "left") return;
-    this.deliver(this.messages.live(message));
+    const accepted = this.messages.live(message);
+    if (accepted.length === 0) return;
+    if (this.host.reorderWindowMs <= 0) return this.deliver(accepted);
+    this.reorder.push(...accepted);
+    this.reorderTimer ??= setTimeout(() => this.flushReorder(), this.host.reorderWindowMs);
+  }
+
+  private flushReorder(): void {
+    if (this.reorderTimer !== undefined) clearTimeout(this.reorderTimer);
+    this.reorderTimer = undefined;
+    const held = this.reorder.sort((a, b) => a.id - b.id);
+    this.reorder = [];
+    this.deliver(held);
   }
 
   /** @internal */
@@ -285,6 +303,7 @@ export class Room extends Emitter<RoomEvents> {
       this.typers.set(key, entry);
     }
     const gap = resume && answer.replay?.gap === true;
+    this.flushReorder();
     const messages = this.messages.joined(answer.replay);
 
     if (this.firstJoin) {
@@ -320,6 +339,7 @@ export class Room extends Emitter<RoomEvents> {
   }
 
   private end(reason: "leave" | "removed" | RealtimeError): void {
+    this.flushReorder();
     this.state = "left";
     for (const t of this.throttles.values()) {
       if (reason === "leave") t.stop();

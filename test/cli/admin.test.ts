@@ -8,8 +8,9 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scramVerifier } from "../../cli/lib/relay-role.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { TEST_ROOT_DATABASE_URL, databaseUrl } from "../helpers/env.js";
-import { cliEnv, errorLine, json, REPO_ROOT, runCli, tempDir, TEST_JWT_SECRET, type Env } from "./run.js";
+import { databaseUrl, TEST_ROOT_DATABASE_URL } from "../helpers/env.js";
+import { CLI_JWT_SECRET } from "../helpers/tokens.js";
+import { cliEnv, type Env, errorLine, json, REPO_ROOT, runCli, tempDir } from "./run.js";
 
 let db: TestDatabase;
 let env: Env;
@@ -47,7 +48,7 @@ describe("init", { timeout: 60_000 }, () => {
     expect(first.stdout).toMatch(/Migrations: applied \d+, schema \S+/);
     expect(first.stdout).toContain("Redis: not configured");
     expect(first.stdout).toMatch(/JWT: HS256, REALTIME_JWT_SECRET set \(\d+ characters\)/);
-    expect(first.stdout).not.toContain(TEST_JWT_SECRET);
+    expect(first.stdout).not.toContain(CLI_JWT_SECRET);
     expect(second.code, second.stderr).toBe(0);
     const report = json(second);
     expect(report.database).toMatchObject({ embedded: false, created: false, migrationsApplied: 0 });
@@ -225,7 +226,7 @@ describe("status", { timeout: 60_000 }, () => {
     const r = await runCli(["status"], { ...env, REALTIME_REDIS_URL: "redis://:topsecret@127.0.0.1:1" }, { cwd });
 
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).not.toContain(TEST_JWT_SECRET);
+    expect(r.stdout).not.toContain(CLI_JWT_SECRET);
     expect(r.stdout).not.toContain("topsecret");
     expect(r.stdout).toMatch(/jwt\s+HS256, REALTIME_JWT_SECRET set/);
     expect(r.stdout).toMatch(/Database\s+reachable, PostgreSQL \d+.*schema \S+/);
@@ -360,7 +361,7 @@ describe("token", { timeout: 60_000 }, () => {
 
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
-    const claims = jwt.verify(r.stdout.trim(), TEST_JWT_SECRET, { algorithms: ["HS256"] }) as jwt.JwtPayload;
+    const claims = jwt.verify(r.stdout.trim(), CLI_JWT_SECRET, { algorithms: ["HS256"] }) as jwt.JwtPayload;
     expect(claims.sub).toBe("alice");
     expect(claims.roles).toEqual(["admin", "editor"]);
     expect(claims.exp! - Math.floor(Date.now() / 1000)).toBeGreaterThan(14 * 60);
@@ -371,7 +372,7 @@ describe("token", { timeout: 60_000 }, () => {
     const r = await runCli(["token", "bob", "--json"], { ...env, REALTIME_JWT_AUDIENCE: "chat", REALTIME_JWT_ISSUER: "https://auth.example" }, { cwd });
 
     const out = json(r);
-    const claims = jwt.verify(out.token, TEST_JWT_SECRET, { algorithms: ["HS256"], audience: "chat", issuer: "https://auth.example" }) as jwt.JwtPayload;
+    const claims = jwt.verify(out.token, CLI_JWT_SECRET, { algorithms: ["HS256"], audience: "chat", issuer: "https://auth.example" }) as jwt.JwtPayload;
     expect(claims.sub).toBe("bob");
     expect(out.userId).toBe("bob");
     expect(Date.parse(out.expiresAt)).toBe(claims.exp! * 1000);

@@ -5,22 +5,13 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, withRoot, type TestDatabase } from "../helpers/db.js";
-import { TEST_REDIS_URL, databaseUrl, stampedName } from "../helpers/env.js";
-import {
-  REPO_ROOT,
-  alive,
-  cliEnv,
-  errorLine,
-  freePort,
-  json,
-  runCli,
-  startCli,
-  tempDir,
-  waitUntil,
-  type CliProcess,
-  type Env,
-} from "./run.js";
+import { createTestDatabase, type TestDatabase, withRoot } from "../helpers/db.js";
+import { databaseUrl, TEST_REDIS_URL } from "../helpers/env.js";
+import { stampedName } from "../helpers/names.js";
+import { freePort } from "../helpers/ports.js";
+import { alive } from "../helpers/processes.js";
+import { sleep, until } from "../helpers/wait.js";
+import { cliEnv, type CliProcess, type Env, errorLine, json, REPO_ROOT, runCli, startCli, tempDir } from "./run.js";
 
 let db: TestDatabase;
 let cwd: string;
@@ -251,10 +242,10 @@ describe("a database that is still starting", { timeout: 90_000 }, () => {
     );
     try {
       await p.waitFor(/database not accepting connections yet/, 30_000);
-      await new Promise((r) => setTimeout(r, 1500));
+      await sleep(1500);
       // Then it answers "starting up" for a while.
       await fake.listen();
-      await waitUntil(() => fake.refusedStartups >= 2, 20_000, "startups answered 57P03");
+      await until(() => fake.refusedStartups >= 2, 20_000, { what: "startups answered 57P03" });
       // Then it is ready.
       fake.starting = false;
       await p.waitFor(/Realtime server port-\d+ listening/, 30_000);

@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { cliEnv, errorLine, json, runCli, tempDir, type Env } from "./run.js";
+import { cliEnv, type Env, errorLine, json, runCli, tempDir } from "./run.js";
 
 let db: TestDatabase;
 let env: Env;

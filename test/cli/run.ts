@@ -1,14 +1,14 @@
 // Runs the built CLI (bin/run.js -> dist/) as a user would: a child process with its own environment.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CLI_JWT_SECRET } from "../helpers/tokens.js";
+import { sleep } from "../helpers/wait.js";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const BIN = path.join(REPO_ROOT, "bin", "run.js");
-export const TEST_JWT_SECRET = "cli-test-secret-0123456789abcdef";
 
 export interface CliResult {
   code: number;
@@ -24,7 +24,7 @@ export function cliEnv(vars: Env): Env {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     LOG_LEVEL: "warn",
-    REALTIME_JWT_SECRET: TEST_JWT_SECRET,
+    REALTIME_JWT_SECRET: CLI_JWT_SECRET,
     ...vars,
   };
 }
@@ -56,20 +56,6 @@ export function json<T = any>(result: CliResult): T {
   } catch {
     throw new Error(`stdout is not JSON (exit ${result.code}):\n${result.stdout}\nstderr:\n${result.stderr}`);
   }
-}
-
-/** A free port below 32768 (above it the kernel hands out ephemeral ports). */
-export async function freePort(): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = net.createServer();
-      server.once("error", () => resolve(false));
-      server.listen(port, "0.0.0.0", () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error("no free port found below 32768");
 }
 
 export interface CliProcess {
@@ -109,48 +95,10 @@ export function startCli(args: string[], env: Env, options: { cwd?: string; comm
         if (done || Date.now() > deadline) {
           throw new Error(`${done ? "exited" : "timed out"} before ${pattern}\nstdout:\n${out}\nstderr:\n${err}`);
         }
-        await new Promise((r) => setTimeout(r, 25));
+        await sleep(25);
       }
     },
   };
-}
-
-/** True when the process exists and is not a zombie. */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat[stat.lastIndexOf(")") + 2] !== "Z";
-  } catch {
-    return true;
-  }
-}
-
-/** Live processes whose command line mentions `text` (e.g. a postmaster's -D directory). */
-export function processesMentioning(text: string): number[] {
-  const found: number[] = [];
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8");
-      if (cmd.includes(text) && alive(Number(entry))) found.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return found;
-}
-
-export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** The one line a failing command prints on stderr. */

@@ -4,7 +4,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { cliEnv, errorLine, freePort, json, runCli, tempDir, type Env } from "./run.js";
+import { freePort } from "../helpers/ports.js";
+import { alive } from "../helpers/processes.js";
+import { until } from "../helpers/wait.js";
+import { cliEnv, type Env, errorLine, json, runCli, tempDir } from "./run.js";
 
 let db: TestDatabase;
 let env: Env;
@@ -13,20 +16,6 @@ let dataDir: string;
 let port: number;
 let serverPid: number | undefined;
 const cli = (...args: string[]) => runCli(args, env, { cwd, timeoutMs: 90_000 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat[stat.lastIndexOf(")") + 2] !== "Z";
-  } catch {
-    return true;
-  }
-}
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -123,9 +112,9 @@ describe("server life cycle", () => {
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (err += d));
     try {
-      await waitFor(() => out.includes("two"), 30_000, () => `stdout: ${out}\nstderr: ${err}`);
+      await until(() => out.includes("two"), 30_000, { stepMs: 50, what: () => `"two" on stdout\nstdout: ${out}\nstderr: ${err}` });
       fs.appendFileSync(path.join(dir, "run", "relay-x.log"), "three\n");
-      await waitFor(() => out.includes("three"), 30_000, () => `stdout: ${out}\nstderr: ${err}`);
+      await until(() => out.includes("three"), 30_000, { stepMs: 50, what: () => `"three" on stdout\nstdout: ${out}\nstderr: ${err}` });
       expect(out).toBe("two\nthree\n");
     } finally {
       child.kill("SIGTERM");
@@ -274,11 +263,3 @@ describe("server failures", { timeout: 60_000 }, () => {
     expect(fs.readdirSync(path.join(dir, "run")).filter((f) => f.endsWith(".pid"))).toEqual([]);
   }, 90_000);
 });
-
-async function waitFor(pred: () => boolean, timeoutMs: number, detail: () => string = () => ""): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out ${detail()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

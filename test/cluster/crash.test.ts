@@ -5,7 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Socket } from "socket.io-client";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { TEST_REDIS_URL } from "../helpers/env.js";
-import { collect, connect, nextEvent, spawnRelay, waitUntil, type RelayProcess } from "../helpers/cluster.js";
+import { type RelayProcess, spawnRelay } from "../helpers/processes.js";
+import { collect, connect, nextEvent } from "../helpers/sockets.js";
+import { clusterToken } from "../helpers/tokens.js";
+import { until } from "../helpers/wait.js";
 
 const HEARTBEAT_MS = 1000;
 const STALE_AFTER_MS = 2000;
@@ -41,12 +44,12 @@ afterAll(async () => {
 describe("a relay killed with SIGKILL", () => {
   it("has its connections closed by the survivor within the bound, with presence and typing following", async () => {
     const [survivor, victim] = relays;
-    const harry = await connect(survivor.url, "harry");
-    const gina = await connect(victim.url, "gina");
+    const harry = await connect(survivor.url, clusterToken("harry"));
+    const gina = await connect(victim.url, clusterToken("gina"));
     sockets.push(harry, gina);
     await harry.emitWithAck("room:join", { roomName: "ops" });
     await gina.emitWithAck("room:join", { roomName: "ops" });
-    const typingSeen = nextEvent(harry, "typing:event", (e: any) => e.users.includes("gina"));
+    const typingSeen = nextEvent(harry, "typing:event", (e: any) => e.users.includes("gina"), 5000);
     expect((await gina.emitWithAck("typing:start", { roomName: "ops" })).ok).toBe(true);
     await typingSeen;
 
@@ -55,11 +58,11 @@ describe("a relay killed with SIGKILL", () => {
     const killedAt = Date.now();
     await victim.kill("SIGKILL");
 
-    await waitUntil(() => presence.some((p) => p.userId === "gina" && p.status === "offline"), 15_000, 20);
+    await until(() => presence.some((p) => p.userId === "gina" && p.status === "offline"), 15_000, { stepMs: 20 });
     const elapsed = Date.now() - killedAt;
     // One heartbeat of the victim may have just happened before the kill: allow that and slack.
     expect(elapsed).toBeLessThanOrEqual(BOUND_MS + HEARTBEAT_MS + 1000);
-    await waitUntil(() => typing.some((t) => !t.users.includes("gina")));
+    await until(() => typing.some((t) => !t.users.includes("gina")), 10_000);
 
     const open = await db.v("select count(*)::int as v from realtime_connections where node_id = 'victim' and disconnected_at is null");
     expect(open).toBe(0);
@@ -68,13 +71,13 @@ describe("a relay killed with SIGKILL", () => {
   });
 
   it("lets the dead relay's clients reconnect to a live relay and get their rooms back", async () => {
-    const gina = await connect(relays[0].url, "gina");
+    const gina = await connect(relays[0].url, clusterToken("gina"));
     sockets.push(gina);
-    expect(gina.authenticated.rooms).toContain("ops");
+    expect(gina.authInfo.rooms).toContain("ops");
     // The socket is in `ops` without a room:join: a message there reaches it.
-    const harry = await connect(relays[0].url, "harry");
+    const harry = await connect(relays[0].url, clusterToken("harry"));
     sockets.push(harry);
-    const got = nextEvent(gina, "message:new", (m: any) => m.content === "welcome back");
+    const got = nextEvent(gina, "message:new", (m: any) => m.content === "welcome back", 5000);
     await harry.emitWithAck("message:send", { roomName: "ops", content: "welcome back" });
     await got;
   });

@@ -1,7 +1,10 @@
 // Replay after reconnect: a client that joins with the last message id it saw gets what it missed,
 // in order, without duplicates, up to REALTIME_REPLAY_LIMIT; a gap it cannot fill is reported.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ackOk, connect, createRoom, startRelay, token, type TestRelay } from "../helpers/relay.js";
+import { createRoom } from "../helpers/db.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { ackOk, connect } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
 
 let relay: TestRelay;
 

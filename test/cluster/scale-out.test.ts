@@ -4,14 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Socket } from "socket.io-client";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { TEST_REDIS_URL } from "../helpers/env.js";
-import { collect, connect, nextEvent, sleep, spawnRelay, waitUntil, type RelayProcess } from "../helpers/cluster.js";
+import { type RelayProcess, spawnRelay } from "../helpers/processes.js";
+import { collect, connect, nextEvent } from "../helpers/sockets.js";
+import { clusterToken } from "../helpers/tokens.js";
+import { sleep, until } from "../helpers/wait.js";
 
 let db: TestDatabase;
 let relays: RelayProcess[] = [];
 const sockets: Socket[] = [];
 
 async function client(relay: RelayProcess, userId: string): Promise<Socket> {
-  const socket = await connect(relay.url, userId);
+  const socket = await connect(relay.url, clusterToken(userId));
   sockets.push(socket);
   return socket;
 }
@@ -55,7 +58,7 @@ describe("several relays over Redis", () => {
       }),
     );
     const total = users.length * perSender;
-    await waitUntil(() => received.every((r) => r.length >= total), 15_000);
+    await until(() => received.every((r) => r.length >= total), 15_000);
     await sleep(300); // anything extra would be a duplicate
 
     for (const messages of received) {
@@ -74,7 +77,7 @@ describe("several relays over Redis", () => {
     for (const c of clients) await c.emitWithAck("room:join", { roomName: "general" });
     const seen = clients.map((c) => collect<{ n: number }>(c, "note"));
     for (let n = 0; n < 10; n++) await db.q("select realtime_broadcast('general', 'note', jsonb_build_object('n', $1::int))", [n]);
-    await waitUntil(() => seen.every((s) => s.length >= 10));
+    await until(() => seen.every((s) => s.length >= 10), 10_000);
     await sleep(300);
     for (const s of seen) expect(s.map((p) => p.n)).toEqual([...Array(10).keys()]);
   });
@@ -89,12 +92,12 @@ describe("several relays over Redis", () => {
 
     expect((await carolA.emitWithAck("room:join", { roomName: "lobby" })).data.joined).toBe(true);
     expect((await carolB.emitWithAck("room:join", { roomName: "lobby" })).data.joined).toBe(false);
-    await waitUntil(() => joined.some((j) => j.userId === "carol"));
+    await until(() => joined.some((j) => j.userId === "carol"), 10_000);
     await sleep(300);
     expect(joined.filter((j) => j.userId === "carol")).toHaveLength(1);
 
     // carol's socket on relay B was moved into the room by the membership notification.
-    const onB = nextEvent(carolB, "message:new", (m: any) => m.content === "hi carol");
+    const onB = nextEvent(carolB, "message:new", (m: any) => m.content === "hi carol", 5000);
     await watcher.emitWithAck("message:send", { roomName: "lobby", content: "hi carol" });
     await onB;
   });
@@ -114,7 +117,7 @@ describe("several relays over Redis", () => {
     expect(await db.v("select status as v from realtime_presence where user_id = 'erin'")).toBe("online");
 
     erinB.close();
-    await waitUntil(() => changes.some((c) => c.userId === "erin" && c.status === "offline"));
+    await until(() => changes.some((c) => c.userId === "erin" && c.status === "offline"), 10_000);
   });
 
   it("reports connections per relay and in total in /metrics", async () => {

@@ -16,6 +16,10 @@ import {
   startEmbeddedPostgres,
   type EmbeddedDatabase,
 } from "../../lib/embedded.js";
+import { query } from "../helpers/db.js";
+import { freePort } from "../helpers/ports.js";
+import { alive, processesMentioning } from "../helpers/processes.js";
+import { until } from "../helpers/wait.js";
 
 const ROOT = process.getuid?.() === 0;
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -39,69 +43,15 @@ afterAll(async () => {
   // A postmaster a killed child left behind, if a test failed half-way.
   const pid = postmasterPid(pgDir);
   if (pid !== undefined && alive(pid)) process.kill(pid, "SIGINT");
-  await waitUntil(() => pid === undefined || !alive(pid), 10_000).catch(() => {});
+  await until(() => pid === undefined || !alive(pid), 10_000).catch(() => {});
   fs.rmSync(base, { recursive: true, force: true });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return true;
-  }
-}
 
 function postmasterPid(dir: string): number | undefined {
   try {
     return Number.parseInt(fs.readFileSync(path.join(dir, "postmaster.pid"), "utf8").split("\n")[0], 10);
   } catch {
     return undefined;
-  }
-}
-
-/** Processes whose command line mentions dir (the postmaster and, through it, nothing else). */
-function processesUsing(dir: string): number[] {
-  const found: number[] = [];
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8");
-      if (cmd.includes(dir) && alive(Number(entry))) found.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return found;
-}
-
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-function randomPort(): number {
-  return 55_000 + Math.floor(Math.random() * 5_000);
-}
-
-/** A port in 55000-59999 nothing listens on or holds (ephemeral client ports live there too). */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = randomPort();
-    const free = await new Promise<boolean>((resolve) => {
-      const server = net.createServer();
-      server.once("error", () => resolve(false));
-      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
   }
 }
 
@@ -116,16 +66,6 @@ async function start(dir = dataDir): Promise<EmbeddedDatabase> {
       if (attempt < 3 && /could not listen/.test((err as Error).message)) continue;
       throw err;
     }
-  }
-}
-
-async function query<T = Record<string, unknown>>(url: string, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows as T[];
-  } finally {
-    await client.end();
   }
 }
 
@@ -204,7 +144,7 @@ describe("embedded PostgreSQL", () => {
     await db.stop(); // idempotent
     expect(alive(pid)).toBe(false);
     expect(fs.existsSync(path.join(pgDir, "postmaster.pid"))).toBe(false);
-    expect(processesUsing(pgDir)).toEqual([]);
+    expect(processesMentioning(pgDir)).toEqual([]);
     expect(await runningEmbeddedUrl(dataDir)).toBeUndefined();
   });
 
@@ -217,7 +157,7 @@ describe("embedded PostgreSQL", () => {
     expect(ms).toBeLessThan(5_000);
     expect(await query(db.url, "select count(*)::int as n from marker")).toEqual([{ n: 0 }]);
     await db.stop();
-    expect(processesUsing(pgDir)).toEqual([]);
+    expect(processesMentioning(pgDir)).toEqual([]);
   });
 
   it("leaves a database a live process owns alone, and takes over after that process is SIGKILLed", async () => {
@@ -245,7 +185,7 @@ describe("embedded PostgreSQL", () => {
     expect(await query(db.url, "select count(*)::int as n from marker")).toEqual([{ n: 0 }]);
     expect(await runningEmbeddedUrl(dataDir)).toBe(db.url);
     await db.stop();
-    expect(processesUsing(pgDir)).toEqual([]);
+    expect(processesMentioning(pgDir)).toEqual([]);
   });
 
   it("removes a stale postmaster.pid (dead pid, or a pid that is another program now)", async () => {
@@ -265,7 +205,7 @@ describe("embedded PostgreSQL", () => {
     expect(db.recovered).toBe(false);
     expect(await query(db.url, "select 1 as one")).toEqual([{ one: 1 }]);
     await db.stop();
-    expect(processesUsing(pgDir)).toEqual([]);
+    expect(processesMentioning(pgDir)).toEqual([]);
   });
 
   it("fails with a clear error when the port is taken, leaving no process", async () => {
@@ -279,7 +219,7 @@ describe("embedded PostgreSQL", () => {
     } finally {
       server.close();
     }
-    expect(processesUsing(pgDir)).toEqual([]);
+    expect(processesMentioning(pgDir)).toEqual([]);
     expect(await runningEmbeddedUrl(dataDir)).toBeUndefined();
   });
 
@@ -317,7 +257,7 @@ describe("embedded PostgreSQL", () => {
       expect(again.pgDataDir).toBe(db.pgDataDir);
       expect(await query(again.url, "select count(*)::int as n from relocated")).toEqual([{ n: 0 }]);
       await again.stop();
-      expect(processesUsing(db.pgDataDir)).toEqual([]);
+      expect(processesMentioning(db.pgDataDir)).toEqual([]);
     } finally {
       fs.rmSync(closed, { recursive: true, force: true });
       if (home) fs.rmSync(home, { recursive: true, force: true });

@@ -4,7 +4,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, alive, freePort, json, processesMentioning, runCli, startCli, tempDir, waitUntil, type CliProcess, type Env } from "../cli/run.js";
+import { type CliProcess, type Env, json, REPO_ROOT, runCli, startCli, tempDir } from "../cli/run.js";
+import { freePort } from "../helpers/ports.js";
+import { alive, processesMentioning } from "../helpers/processes.js";
+import { sleep, until } from "../helpers/wait.js";
 
 let base: string;
 let dataDir: string;
@@ -57,7 +60,7 @@ function status() {
 async function expectNothingRunning(p: CliProcess, what: string): Promise<void> {
   const exit = await Promise.race([p.exited, new Promise<"hung">((r) => setTimeout(() => r("hung"), 30_000))]);
   expect(exit, `${what}: npm start did not exit\n${p.stdout()}\n${p.stderr()}`).not.toBe("hung");
-  await waitUntil(() => processesMentioning(dataDir).length === 0, 10_000, `${what}: no process using ${dataDir}`).catch(() => {});
+  await until(() => processesMentioning(dataDir).length === 0, 10_000, { what: `${what}: no process using ${dataDir}` }).catch(() => {});
   expect(processesMentioning(dataDir), `${what}: processes left: ${p.stdout()}`).toEqual([]);
   const runDir = path.join(dataDir, "run");
   expect(fs.existsSync(runDir) ? fs.readdirSync(runDir).filter((f) => !f.endsWith(".log")) : [], what).toEqual([]);
@@ -69,7 +72,7 @@ async function expectNothingRunning(p: CliProcess, what: string): Promise<void> 
 describe("Ctrl-C during npm start (embedded PostgreSQL)", { timeout: 240_000 }, () => {
   it("while initdb runs (first start): initdb and the job stop, nothing is left", async () => {
     const p = npmStart();
-    await waitUntil(() => fs.existsSync(dataDir) && fs.readdirSync(dataDir).some((f) => f.startsWith("pg.init-")), 60_000, "initdb to start");
+    await until(() => fs.existsSync(dataDir) && fs.readdirSync(dataDir).some((f) => f.startsWith("pg.init-")), 60_000, { what: "initdb to start" });
     ctrlC(p);
     await expectNothingRunning(p, "during initdb");
     expect(fs.readdirSync(dataDir).filter((f) => f.startsWith("pg.init-") || f.startsWith("pg.pwtmp-"))).toEqual([]);
@@ -117,14 +120,14 @@ describe("Ctrl-C during npm start (embedded PostgreSQL)", { timeout: 240_000 }, 
     // Right after the postmaster is spawned (its state file appears), before it is ready.
     const state = path.join(dataDir, "embedded-pg.json");
     const p = npmStart();
-    await waitUntil(() => fs.existsSync(state), 60_000, "the postmaster to be spawned");
+    await until(() => fs.existsSync(state), 60_000, { what: "the postmaster to be spawned" });
     ctrlC(p);
     await expectNothingRunning(p, "postmaster starting");
 
     const phases: string[] = [];
     for (const delayMs of [300, 500, 700, 900, 1100, 1500]) {
       const q = npmStart();
-      await new Promise((r) => setTimeout(r, delayMs));
+      await sleep(delayMs);
       const phase = /Realtime server .* listening/.test(q.stdout())
         ? "serving"
         : fs.existsSync(state)

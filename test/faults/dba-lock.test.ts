@@ -4,7 +4,8 @@
 // every message ends up stored once, including a retry of a send that had been acknowledged.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { SendRecord } from "../helpers/history.js";
-import { cleanupWorld, sleep, startWorld, type World } from "./world.js";
+import { sleep } from "../helpers/wait.js";
+import { cleanupWorld, startWorld, type World } from "./world.js";
 
 const LOCK_MS = 5000;
 // Prompt: the answer comes well before the lock is released, so no send waits the lock out (a

@@ -7,7 +7,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { SendRecord } from "../helpers/history.js";
-import { cleanupWorld, sleep, startWorld, until, type World } from "./world.js";
+import { sleep, within } from "../helpers/wait.js";
+import { cleanupWorld, startWorld, type World } from "./world.js";
 
 let w: World | undefined;
 beforeAll(async () => {
@@ -32,12 +33,12 @@ describe("fault: disk full", () => {
     const fullAt = Date.now();
     const free = spawnSync("df", ["--output=avail", "-k", world.pg.dataDir], { encoding: "utf8" }).stdout.trim().split("\n").pop();
     // Until the first refusal (the table's last page had room) and a few seconds more.
-    const refusedOnce = await until(() => h.sends.some((s) => s.sentAt >= fullAt && !s.ok && !s.unanswered), 15_000);
+    const refusedOnce = await within(() => h.sends.some((s) => s.sentAt >= fullAt && !s.ok && !s.unanswered), 15_000);
     await sleep(3000);
     fs.rmSync(filler, { force: true });
     const freedAt = Date.now();
     const duringFull: SendRecord[] = h.sends.filter((s) => s.sentAt >= fullAt && s.sentAt < freedAt);
-    const resumed = await until(() => h.sends.some((s) => s.sentAt >= freedAt && s.ok), 15_000, 50);
+    const resumed = await within(() => h.sends.some((s) => s.sentAt >= freedAt && s.ok), 15_000, 50);
     const resumedAt = Date.now();
     const probe = await h.probe(relay.url, freedAt, 10_000);
     await sleep(1000);

@@ -3,8 +3,10 @@
 // of the new relay answering /health, and must not have been told "io server disconnect" (which
 // tells a socket.io client not to reconnect).
 import { beforeAll, describe, expect, it } from "vitest";
-import { freeLowPort } from "../helpers/faults.js";
-import { cleanupWorld, healthy, sleep, startWorld, type World } from "./world.js";
+import { healthy } from "../helpers/health.js";
+import { freePort } from "../helpers/ports.js";
+import { sleep } from "../helpers/wait.js";
+import { cleanupWorld, startWorld, type World } from "./world.js";
 
 let w: World | undefined;
 beforeAll(async () => {
@@ -15,7 +17,7 @@ cleanupWorld(() => w);
 describe("fault: graceful relay restart", () => {
   it("brings every client back into its rooms within 5 s, with nothing lost, duplicated or missing", async () => {
     const world = w!;
-    const port = await freeLowPort();
+    const port = await freePort();
     const first = await world.relay("graceful", { REALTIME_PORT: String(port) });
     const rooms = await world.rooms("graceful", 3);
     const h = world.history("graceful-restart");

@@ -4,7 +4,8 @@
 // and user:joined, and the added user's socket receives the room's messages. The database refuses
 // new sessions for a second meanwhile, so the gap is certain and not a race with the reconnect.
 import { beforeAll, describe, expect, it } from "vitest";
-import { cleanupWorld, sleep, startWorld, until, type World } from "./world.js";
+import { sleep, within } from "../helpers/wait.js";
+import { cleanupWorld, startWorld, type World } from "./world.js";
 
 let w: World | undefined;
 beforeAll(async () => {
@@ -40,7 +41,7 @@ describe("fault: LISTEN connection killed", () => {
     await admin.query("alter database realtime with allow_connections false");
     try {
       await dba.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'realtime-listen'");
-      await until(async () => (await listening()).length === 0, 5000, 1);
+      await within(async () => (await listening()).length === 0, 5000, 1);
       await dba.query("select realtime_set_presence($1, 'busy', null::jsonb)", [subject]);
       await dba.query("select realtime_add_member($1, 'l-newcomer')", [room]);
       changedAt = Date.now();
@@ -49,18 +50,18 @@ describe("fault: LISTEN connection killed", () => {
     } finally {
       await admin.query("alter database realtime with allow_connections true");
     }
-    const back = await until(async () => (await listening()).length > 0, 15_000, 50);
+    const back = await within(async () => (await listening()).length > 0, 15_000, 50);
     await dba.end();
     await admin.end();
     const reconnectedAt = Date.now();
 
     const others = members.slice(1);
-    const presenceOk = await until(() => others.every((m) => m.presence.some((p) => p.userId === subject && p.status === "busy" && p.at >= changedAt)), 8000);
-    const joinedOk = await until(() => joinedSeen.slice(1).every((seen) => seen.some((j) => j.userId === "l-newcomer" && j.roomName === room)), 2000);
+    const presenceOk = await within(() => others.every((m) => m.presence.some((p) => p.userId === subject && p.status === "busy" && p.at >= changedAt)), 8000);
+    const joinedOk = await within(() => joinedSeen.slice(1).every((seen) => seen.some((j) => j.userId === "l-newcomer" && j.roomName === room)), 2000);
     // The newcomer's socket follows the membership: a message to the room reaches it.
-    const inRoom = await until(async () => {
+    const inRoom = await within(async () => {
       const rec = await h.send(members[1], room, { content: `listen:to-newcomer:${Date.now()}` });
-      return rec.ok && (await until(() => newcomerMessages.some((m) => m.content === rec.content), 500, 25));
+      return rec.ok && (await within(() => newcomerMessages.some((m) => m.content === rec.content), 500, 25));
     }, 8000, 0);
     h.extra.deliveredAfterSeconds = presenceOk && joinedOk ? Math.round((Date.now() - reconnectedAt) / 100) / 10 : null;
     const probe = await h.probe(relay.url, Date.now(), 10_000);

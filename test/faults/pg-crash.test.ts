@@ -3,7 +3,9 @@
 // in realtime_connections again within about two heartbeats of the restart (the table is UNLOGGED,
 // so a crash empties it).
 import { beforeAll, describe, expect, it } from "vitest";
-import { cleanupWorld, healthy, HEARTBEAT_MS, sleep, startWorld, until, type World } from "./world.js";
+import { healthy } from "../helpers/health.js";
+import { sleep, within } from "../helpers/wait.js";
+import { cleanupWorld, HEARTBEAT_MS, startWorld, type World } from "./world.js";
 
 let w: World | undefined;
 beforeAll(async () => {
@@ -43,7 +45,7 @@ describe("fault: PostgreSQL crash", () => {
         return false;
       }
     };
-    const registered = await until(liveRegistered, 10_000, 100);
+    const registered = await within(liveRegistered, 10_000, 100);
     h.extra.connectionsBackSeconds = registered ? Math.round((Date.now() - restartedAt) / 100) / 10 : null;
 
     await healthy(relay.url);

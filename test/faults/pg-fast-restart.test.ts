@@ -2,7 +2,9 @@
 // acknowledged is lost, nothing is stored or delivered twice, every member gets every stored message
 // (late, through its replay, is fine) and every client is back in its rooms.
 import { beforeAll, describe, expect, it } from "vitest";
-import { cleanupWorld, healthy, sleep, startWorld, type World } from "./world.js";
+import { healthy } from "../helpers/health.js";
+import { sleep } from "../helpers/wait.js";
+import { cleanupWorld, startWorld, type World } from "./world.js";
 
 let w: World | undefined;
 beforeAll(async () => {

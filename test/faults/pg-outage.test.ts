@@ -2,7 +2,9 @@
 // with the timings): when it returns, no live socket has been closed and no member was told that a
 // connected user went offline; sends during the outage were refused, nothing acknowledged is lost.
 import { beforeAll, describe, expect, it } from "vitest";
-import { cleanupWorld, healthy, sleep, STALE_AFTER_MS, startWorld, type World } from "./world.js";
+import { healthy } from "../helpers/health.js";
+import { sleep } from "../helpers/wait.js";
+import { cleanupWorld, STALE_AFTER_MS, startWorld, type World } from "./world.js";
 
 let w: World | undefined;
 beforeAll(async () => {

@@ -2,7 +2,9 @@
 // whose members are spread over both, during traffic. After recovery every member has every stored
 // message exactly once (late is fine: the requirement is that none stays missing).
 import { beforeAll, describe, expect, it } from "vitest";
-import { cleanupWorld, healthBody, sleep, startWorld, until, type World } from "./world.js";
+import { health } from "../helpers/health.js";
+import { sleep, within } from "../helpers/wait.js";
+import { cleanupWorld, startWorld, type World } from "./world.js";
 
 let w: World | undefined;
 beforeAll(async () => {
@@ -25,8 +27,8 @@ describe("fault: Redis killed for 10 s", () => {
     await sleep(10_000);
     await world.redis.restart();
     const restartedAt = Date.now();
-    const redisOk = await until(
-      async () => (await healthBody(a.url))?.dependencies?.redis?.ok === true && (await healthBody(b.url))?.dependencies?.redis?.ok === true,
+    const redisOk = await within(
+      async () => (await health(a.url, 2000)).body?.dependencies?.redis?.ok === true && (await health(b.url, 2000)).body?.dependencies?.redis?.ok === true,
       15_000,
     );
     h.extra.redisBackSeconds = redisOk ? Math.round((Date.now() - restartedAt) / 100) / 10 : null;

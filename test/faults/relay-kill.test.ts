@@ -2,8 +2,9 @@
 // proxy that skips a relay refusing connections), so the dead relay's clients reconnect to the
 // other one. Nothing acknowledged is lost and every member gets every stored message.
 import { beforeAll, describe, expect, it } from "vitest";
-import { startBalancer, type Balancer } from "../helpers/faults.js";
-import { cleanupWorld, sleep, startWorld, type World } from "./world.js";
+import { type Balancer, startBalancer } from "../helpers/faults.js";
+import { sleep } from "../helpers/wait.js";
+import { cleanupWorld, startWorld, type World } from "./world.js";
 
 let w: World | undefined;
 let balancer: Balancer | undefined;

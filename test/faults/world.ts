@@ -1,14 +1,12 @@
 // What every fault scenario starts from: its own PostgreSQL cluster and redis-server, relays spawned
 // as processes against them with short timings, and cleanup of all of it.
 import { afterAll } from "vitest";
-import { spawnRelay, type RelayProcess } from "../helpers/cluster.js";
-import { healthStatus, startPrivatePostgres, startPrivateRedis, type PrivatePostgres, type PrivatePostgresOptions, type PrivateRedis } from "../helpers/faults.js";
+import { startPrivatePostgres, startPrivateRedis, type PrivatePostgres, type PrivatePostgresOptions, type PrivateRedis } from "../helpers/faults.js";
 import { History } from "../helpers/history.js";
+import { spawnRelay, type RelayProcess } from "../helpers/processes.js";
 
 export const HEARTBEAT_MS = 1000;
 export const STALE_AFTER_MS = 3000;
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface World {
   pg: PrivatePostgres;
@@ -76,33 +74,4 @@ export function cleanupWorld(get: () => World | undefined): void {
     await w.redis.destroy().catch(() => {});
     await w.pg.destroy().catch(() => {});
   }, 60_000);
-}
-
-/** Waits until GET /health answers 200; returns when (ms since epoch). */
-export async function healthy(url: string, timeoutMs = 20_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if ((await healthStatus(url)) === 200) return Date.now();
-    if (Date.now() > deadline) throw new Error(`${url}/health did not answer 200 within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
-
-/** /health body, or undefined when the relay does not answer. */
-export async function healthBody(url: string): Promise<any> {
-  try {
-    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
-    return await res.json();
-  } catch {
-    return undefined;
-  }
-}
-
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 100): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(stepMs);
-  }
 }

@@ -1,7 +1,10 @@
-// Per-file isolation: each test file gets its own database cloned from the migrated template.
+// Databases in tests: each test file's own database cloned from the migrated template, connections
+// to the cluster's root database (roles, create/drop database) and to any URL, and rooms made with SQL.
 import pg from "pg";
 import { inject } from "vitest";
-import { TEST_ROOT_DATABASE_URL, databaseUrl, stampedName } from "./env.js";
+import { TEST_ROOT_DATABASE_URL, databaseUrl } from "./env.js";
+import { stampedName } from "./names.js";
+import { sleep } from "./wait.js";
 
 export interface TestDatabase {
   name: string;
@@ -15,10 +18,47 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/** url, logging in as `user` (no password). */
+export function urlAs(user: string, url: string): string {
+  const u = new URL(url);
+  u.username = user;
+  u.password = "";
+  return u.toString();
+}
+
+/** A connected client of its own (not from a pool), e.g. for explicit transactions; the caller ends it. */
+export async function connectPg(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return client;
+}
+
+/** Runs fn on a short-lived connection to url. */
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connectPg(url);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs one query on a short-lived connection to url and returns its rows. */
+export async function query<T = Record<string, unknown>>(url: string, text: string, values?: unknown[]): Promise<T[]> {
+  return withClient(url, async (client) => (await client.query(text, values)).rows as T[]);
+}
+
 /** Runs fn on a short-lived connection to the cluster's root database (roles, create/drop database). */
 export async function withRoot<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const root = new pg.Client({ connectionString: TEST_ROOT_DATABASE_URL });
-  await root.connect();
+  let root: pg.Client;
+  try {
+    root = await connectPg(TEST_ROOT_DATABASE_URL);
+  } catch (err) {
+    throw new Error(
+      `PostgreSQL is not reachable at ${TEST_ROOT_DATABASE_URL} (${(err as Error).message}). ` +
+        "Start it (see README, Tests) or set TEST_DATABASE_URL.",
+    );
+  }
   try {
     return await fn(root);
   } finally {
@@ -37,7 +77,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       } catch (err) {
         // Another file is cloning the template at this instant.
         if ((err as { code?: string }).code === "55006" && attempt < 50) {
-          await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+          await sleep(50 + Math.random() * 100);
           continue;
         }
         throw err;
@@ -63,4 +103,17 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await withRoot((root) => root.query(`drop database if exists "${name}" with (force)`));
     },
   };
+}
+
+/** Creates a room with SQL; returns its name. */
+export async function createRoom(
+  db: TestDatabase,
+  name: string,
+  type = "channel",
+  visibility = "public",
+  metadata: Record<string, unknown> = {},
+  createdBy: string | null = null,
+): Promise<string> {
+  await db.q("select realtime_create_room($1, $2, $3, $4::jsonb, $5)", [name, type, visibility, JSON.stringify(metadata), createdBy]);
+  return name;
 }

@@ -3,11 +3,7 @@ export const TEST_ROOT_DATABASE_URL =
   process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
-/** Test database names carry their creation time, so an interrupted run's leftovers can be dropped. */
-export function stampedName(prefix: string): string {
-  return `${prefix}_${Math.floor(Date.now() / 1000)}_${Math.random().toString(16).slice(2, 10)}`;
-}
-
+/** The URL of database `name` on the same server. */
 export function databaseUrl(name: string): string {
   const url = new URL(TEST_ROOT_DATABASE_URL);
   url.pathname = "/" + name;

@@ -10,6 +10,8 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { migrateDatabase } from "../../lib/migrate.js";
+import { canConnect, freePort } from "./ports.js";
+import { until } from "./wait.js";
 
 export const PG_BIN = process.env.TEST_PG_BIN ?? "/usr/lib/postgresql/15/bin";
 const PG_USER = "postgres";
@@ -33,43 +35,6 @@ function onExit(hook: () => void): () => void {
   }
   exitHooks.add(hook);
   return () => exitHooks.delete(hook);
-}
-
-// ---- ports -------------------------------------------------------------------------------------
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once("error", () => resolve(false));
-    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
-  });
-}
-
-/** A free TCP port below 32768 (above it the kernel hands out ephemeral ports). */
-export async function freeLowPort(): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (await portFree(port)) return port;
-  }
-  throw new Error("no free port found below 32768");
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, "127.0.0.1", () => {
-      s.end();
-      resolve(true);
-    });
-    s.on("error", () => resolve(false));
-  });
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`${what} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 // ---- PostgreSQL --------------------------------------------------------------------------------
@@ -150,7 +115,7 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
     if (r.status !== 0) throw new Error(`cannot mount a tmpfs for the data directory: ${r.stderr}`);
     mounted = true;
   }
-  const port = await freeLowPort();
+  const port = await freePort();
   const settings: Record<string, string | number> = {
     listen_addresses: "127.0.0.1",
     port,
@@ -256,7 +221,7 @@ export interface PrivateRedis {
 }
 
 export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const port = await freeLowPort();
+  const port = await freePort();
   let proc: ChildProcess | undefined;
   const launch = async () => {
     const child = spawn(
@@ -265,7 +230,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       { stdio: "ignore" },
     );
     proc = child;
-    await waitFor(() => canConnect(port), 10_000, `redis-server did not listen on ${port}`);
+    await until(() => canConnect(port), 10_000, { stepMs: 50, what: `redis-server to listen on ${port}` });
   };
   const kill = async (signal: NodeJS.Signals = "SIGKILL") => {
     const child = proc;
@@ -349,15 +314,4 @@ export async function startBalancer(backends: () => number[]): Promise<Balancer>
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-/** GET /health of a relay: status code, or 0 when it does not answer. */
-export async function healthStatus(url: string): Promise<number> {
-  try {
-    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return 0;
-  }
 }

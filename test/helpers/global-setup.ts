@@ -1,30 +1,14 @@
 // Migrates a template database once per run; each test file clones it (see db.ts). Names are
 // unique per run, so several runs on one server do not disturb each other.
-import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { migrateDatabase } from "../../lib/migrate.js";
-import { TEST_ROOT_DATABASE_URL, databaseUrl, stampedName } from "./env.js";
-
-async function root<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: TEST_ROOT_DATABASE_URL });
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new Error(
-      `PostgreSQL is not reachable at ${TEST_ROOT_DATABASE_URL} (${(err as Error).message}). ` +
-        "Start it (see README, Tests) or set TEST_DATABASE_URL.",
-    );
-  }
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
+import { withRoot } from "./db.js";
+import { databaseUrl } from "./env.js";
+import { stampedName } from "./names.js";
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const template = stampedName("realtime_tpl");
-  await root(async (client) => {
+  await withRoot(async (client) => {
     // Leftovers of interrupted runs: test databases older than two hours.
     const cutoff = Math.floor(Date.now() / 1000) - 7200;
     const { rows } = await client.query<{ datname: string }>(
@@ -43,6 +27,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await migrateDatabase(databaseUrl(template));
   project.provide("templateDatabase", template);
   return async () => {
-    await root((client) => client.query(`drop database if exists "${template}" with (force)`));
+    await withRoot((client) => client.query(`drop database if exists "${template}" with (force)`));
   };
 }

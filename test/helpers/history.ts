@@ -7,9 +7,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import readline from "node:readline";
 import { io, type Socket } from "socket.io-client";
-import { token } from "./cluster.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { clusterToken } from "./tokens.js";
+import { sleep } from "./wait.js";
 
 export interface SendRecord {
   client: string;
@@ -105,7 +104,7 @@ export class TrackedClient implements Member {
     options: ClientOptions = {},
   ) {
     this.socket = io(url, {
-      auth: { token: token(userId) },
+      auth: { token: clusterToken(userId) },
       forceNew: true,
       ...(options.transports ? { transports: options.transports } : {}),
     });
@@ -238,7 +237,7 @@ export class PythonMember implements Member {
     readonly rooms: string[],
   ) {
     const script = path.resolve("test/faults/python_member.py");
-    this.proc = spawn("/usr/bin/python3", ["-u", script, url, token(userId), rooms.join(",")], { stdio: ["ignore", "pipe", "pipe"] });
+    this.proc = spawn("/usr/bin/python3", ["-u", script, url, clusterToken(userId), rooms.join(",")], { stdio: ["ignore", "pipe", "pipe"] });
     readline.createInterface({ input: this.proc.stderr! }).on("line", (l) => this.lines.push(`stderr: ${l}`));
     this.ready = new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`python member did not join within 20 s:\n${this.lines.join("\n")}`)), 20_000);

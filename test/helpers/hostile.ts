@@ -2,7 +2,12 @@
 // receives a room message, /health is 200, the event log drains, and the database holds what it
 // held before (connection rows of closed sockets closed, no membership, typing or message rows).
 import { expect } from "vitest";
-import { ack, connect, createRoom, nextEvent, token, uid, until, type Client, type TestRelay } from "./relay.js";
+import { createRoom } from "./db.js";
+import { uid } from "./names.js";
+import type { TestRelay } from "./relay.js";
+import { ack, connect, nextEvent, type Client } from "./sockets.js";
+import { token } from "./tokens.js";
+import { until } from "./wait.js";
 import { RawSocket } from "./raw.js";
 
 export interface Snapshot {

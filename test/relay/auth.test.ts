@@ -1,19 +1,10 @@
 // Authentication over a real socket: which tokens open a connection, what a refused
 // handshake says, where the user id comes from, live expiry and auth:refresh.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ack,
-  ackError,
-  ackOk,
-  connect,
-  connectError,
-  expectNoEvent,
-  nextEvent,
-  startRelay,
-  token,
-  uid,
-  type TestRelay,
-} from "../helpers/relay.js";
+import { uid } from "../helpers/names.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { ack, ackError, ackOk, connect, connectError, expectNoEvent, nextEvent } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
 
 let relay: TestRelay;
 

@@ -11,7 +11,11 @@
 import fc from "fast-check";
 import { io, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ackError, ackOk, connect, createRoom, nextEvent, startRelay, token, uid, type Ack, type TestRelay } from "../helpers/relay.js";
+import { createRoom } from "../helpers/db.js";
+import { uid } from "../helpers/names.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { type Ack, ackError, ackOk, connect, nextEvent } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
 
 const N_USERS = 8;
 const NUM_RUNS = Number(process.env.AUTHZ_RUNS ?? 6);

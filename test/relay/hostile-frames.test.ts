@@ -5,9 +5,12 @@
 // event log is not stuck, and the database is left as before (no open connection rows of closed
 // sockets, no membership, typing or message rows).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startRelay, token, uid, until, type TestRelay } from "../helpers/relay.js";
 import { harness, type Harness } from "../helpers/hostile.js";
-import { Polling, RawSocket, decodeEvent, type Frame } from "../helpers/raw.js";
+import { uid } from "../helpers/names.js";
+import { decodeEvent, type Frame, Polling, RawSocket } from "../helpers/raw.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { token } from "../helpers/tokens.js";
+import { sleep, until } from "../helpers/wait.js";
 
 const MAX_PAYLOAD = 16_384; // engine.io refuses frames over twice this
 const LOBBY = "hostile-lobby";
@@ -409,7 +412,7 @@ describe("HTTP long-polling", () => {
     await hostile(async () => {
       const { poll, sid } = await pollingClient();
       const first = poll.get(2000);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       const second = await poll.get(2000);
       await first;
       expect(second === undefined || second.status !== 200 || second.packets.includes("1")).toBe(true);

@@ -6,9 +6,13 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../../protocol/index.js";
-import { connect, startRelay, token, uid, until, type TestRelay } from "../helpers/relay.js";
 import { harness, type Harness } from "../helpers/hostile.js";
+import { uid } from "../helpers/names.js";
 import { RawSocket } from "../helpers/raw.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { type Ack, connect } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
+import { until } from "../helpers/wait.js";
 
 const LOBBY = "payload-lobby";
 const EVENTS = ["room:join", "room:leave", "message:send", "typing:start", "typing:stop", "presence:update", "presence:get", "auth:refresh", "ping"];
@@ -32,9 +36,7 @@ afterAll(async () => {
   await relay?.dispose();
 });
 
-type Answer = { ok: true; data: unknown } | { ok: false; error: { code: string; message: string } };
-
-function expectKnown(answer: Answer | undefined, what: string): void {
+function expectKnown(answer: Ack | undefined, what: string): void {
   expect(answer, `${what}: no answer`).toBeDefined();
   if (answer!.ok) return;
   expect(EXPECTED_CODES, `${what}: ${answer!.error.code} ${answer!.error.message}`).toContain(answer!.error.code);
@@ -88,7 +90,7 @@ describe("random payloads for every event (fast-check, socket.io-client)", () =>
         await fc.assert(
           fc.asyncProperty(payload, async (p) => {
             const args = p === undefined ? [] : [p];
-            const answer = (await c.timeout(5000).emitWithAck(event, ...args)) as Answer;
+            const answer = (await c.timeout(5000).emitWithAck(event, ...args)) as Ack;
             expectKnown(answer, `${event} ${JSON.stringify(p)?.slice(0, 120)}`);
             // The model of what the user now has, from the acks alone.
             if (answer.ok && event === "room:join") joined.add((p as { roomName: string }).roomName);
@@ -117,9 +119,9 @@ describe("random payloads for every event (fast-check, socket.io-client)", () =>
 
 describe("payloads over a raw websocket", () => {
   /** Sends event `name` with a hand-written JSON argument list and returns the ack. */
-  async function send(raw: RawSocket, name: string, argsJson: string): Promise<Answer | undefined> {
+  async function send(raw: RawSocket, name: string, argsJson: string): Promise<Ack | undefined> {
     const id = raw.takeAckId();
-    return raw.rawAck<Answer>(`42${id}[${JSON.stringify(name)}${argsJson ? `,${argsJson}` : ""}]`, id, 5000);
+    return raw.rawAck<Ack>(`42${id}[${JSON.stringify(name)}${argsJson ? `,${argsJson}` : ""}]`, id, 5000);
   }
 
   /** Every place a payload can put a value: the payload itself and each field of each event. */
@@ -145,9 +147,9 @@ describe("payloads over a raw websocket", () => {
   }
 
   /** Sends v in every placement on one socket; each answer ok or a known code. Answers the codes seen. */
-  async function everywhere(v: string): Promise<Answer[]> {
+  async function everywhere(v: string): Promise<Ack[]> {
     const raw = await h.rawClient();
-    const answers: Answer[] = [];
+    const answers: Ack[] = [];
     for (const [event, args] of placements(v)) {
       const answer = await send(raw, event, args);
       expectKnown(answer, `${event} ${args.slice(0, 100)}`);

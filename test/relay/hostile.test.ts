@@ -2,20 +2,12 @@
 // limits, and garbage payloads of every shape. Each is refused with the right code (and the `error`
 // event), no SQL function is called for an invalid payload, and the relay stays up.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ack,
-  ackError,
-  ackOk,
-  connect,
-  connectError,
-  createRoom,
-  nextEvent,
-  startRelay,
-  token,
-  uid,
-  until,
-  type TestRelay,
-} from "../helpers/relay.js";
+import { createRoom } from "../helpers/db.js";
+import { uid } from "../helpers/names.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { ack, ackError, ackOk, connect, connectError, nextEvent } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
+import { sleep, until } from "../helpers/wait.js";
 
 let main: TestRelay; // generous rate limit, default sizes
 let full: TestRelay; // REALTIME_MAX_CONNECTIONS=2
@@ -90,7 +82,7 @@ describe("limits", () => {
     expect(ok + limited).toBe(6);
     await until(() => errors.filter((e) => e.code === "RATE_LIMITED").length === limited);
     // One token per second comes back (no event marks a refill, so this waits for it).
-    await new Promise((r) => setTimeout(r, 1100));
+    await sleep(1100);
     expect((await ack(c, "ping")).ok).toBe(true);
     c.disconnect();
   });

@@ -1,6 +1,10 @@
 // HTTP beside the sockets: /health and /metrics (Prometheus text and JSON).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ackError, ackOk, connect, createRoom, startRelay, token, uid, type TestRelay } from "../helpers/relay.js";
+import { createRoom } from "../helpers/db.js";
+import { uid } from "../helpers/names.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { ackError, ackOk, connect } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
 
 let relay: TestRelay;
 

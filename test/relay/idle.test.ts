@@ -1,7 +1,11 @@
 // Idle-to-away over real sockets (REALTIME_IDLE_AFTER): a silent user shows away to room members,
 // and their next event brings them back at once.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ackOk, connect, createRoom, nextEvent, startRelay, token, uid, type TestRelay } from "../helpers/relay.js";
+import { createRoom } from "../helpers/db.js";
+import { uid } from "../helpers/names.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { ackOk, connect, nextEvent } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
 
 const IDLE_AFTER = 2000; // at least twice the heartbeat, which carries client activity
 let relay: TestRelay;

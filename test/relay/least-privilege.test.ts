@@ -5,9 +5,13 @@
 // database that was never migrated it refuses to start with one clear line.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setupRelayRole } from "../../cli/lib/relay-role.js";
-import { createTestDatabase, withRoot as root, type TestDatabase } from "../helpers/db.js";
-import { databaseUrl, stampedName } from "../helpers/env.js";
-import { ackOk, connect, createRoom, nextEvent, startRelay, token, uid, until, type TestRelay } from "../helpers/relay.js";
+import { createRoom, createTestDatabase, type TestDatabase, urlAs, withRoot as root } from "../helpers/db.js";
+import { databaseUrl } from "../helpers/env.js";
+import { stampedName, uid } from "../helpers/names.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { ackOk, connect, nextEvent } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
+import { sleep, until } from "../helpers/wait.js";
 
 const suffix = `${process.pid}_${Math.random().toString(16).slice(2, 8)}`;
 // A group role of this file's own (realtime_relay is shared by every test run on the cluster).
@@ -15,12 +19,6 @@ const group = `rt_relay_group_e2e_${suffix}`;
 const login = `rt_relay_e2e_${suffix}`;
 let db: TestDatabase;
 let relay: TestRelay;
-
-function urlAs(user: string, url: string): string {
-  const u = new URL(url);
-  u.username = user;
-  return u.toString();
-}
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -57,7 +55,7 @@ describe("a relay connected as the least-privilege role", () => {
     await ackOk(a, "room:join", { roomName: room });
     await ackOk(b, "room:join", { roomName: room });
     // Longer than the role's idle-in-transaction timeout: the idle LISTEN connection must survive it.
-    await new Promise((r) => setTimeout(r, 800));
+    await sleep(800);
 
     // Action and assertions, one event at a time.
     const message = nextEvent(b, "message:new", (m: any) => m.content === "hello");

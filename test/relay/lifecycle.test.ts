@@ -3,7 +3,12 @@
 // closed so clients reconnect by themselves, no open rows left for the node, node marked stopped,
 // event log flushed).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ackOk, connect, connectError, createRoom, nextEvent, startRelay, token, uid, until, type TestRelay } from "../helpers/relay.js";
+import { createRoom } from "../helpers/db.js";
+import { uid } from "../helpers/names.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { ackOk, connect, connectError, nextEvent } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
+import { until } from "../helpers/wait.js";
 
 let relay: TestRelay;
 

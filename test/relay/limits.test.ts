@@ -3,21 +3,12 @@
 // connections per user (across relays) are capped. The server-wide cap and the basic token bucket
 // are in hostile.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ack,
-  ackError,
-  ackOk,
-  connect,
-  connectError,
-  createRoom,
-  nextEvent,
-  startRelay,
-  token,
-  uid,
-  until,
-  type Client,
-  type TestRelay,
-} from "../helpers/relay.js";
+import { createRoom } from "../helpers/db.js";
+import { uid } from "../helpers/names.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { ack, ackError, ackOk, type Client, connect, connectError, nextEvent } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
+import { sleep, until } from "../helpers/wait.js";
 
 const RATE = 20;
 const BURST = 20;
@@ -49,7 +40,6 @@ afterAll(async () => {
   await flood?.dispose();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Milliseconds from `from` sending a message until `to` receives it, sampled `n` times. */

@@ -4,23 +4,13 @@
 import crypto from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createRoom } from "../helpers/db.js";
 import { TEST_REDIS_URL } from "../helpers/env.js";
-import {
-  ack,
-  ackError,
-  ackOk,
-  connect,
-  createRoom,
-  expectNoEvent,
-  nextEvent,
-  record,
-  startRelay,
-  token,
-  uid,
-  until,
-  type Client,
-  type TestRelay,
-} from "../helpers/relay.js";
+import { uid } from "../helpers/names.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { ack, ackError, ackOk, type Client, collect, connect, expectNoEvent, nextEvent } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
+import { sleep, until } from "../helpers/wait.js";
 
 let relay: TestRelay;
 
@@ -195,7 +185,7 @@ describe("many sends at once", () => {
       expect(ids).toEqual([...ids].sort((a, b) => a - b)); // increasing in send order
     }
     const until = Date.now() + 5000;
-    while (received.length < 90 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (received.length < 90 && Date.now() < until) await sleep(20);
     expect(received).toHaveLength(90);
     expect(new Set(received.map((m) => m.id)).size).toBe(90);
     const stored = await relay.db.v("select count(*)::int as v from realtime_events where type = 'message' and room_name = $1", [room]);
@@ -229,8 +219,8 @@ describe("idempotent sends (clientMessageId)", () => {
 
   it("a retry after a reconnect answers the stored message (same id and eventId) and is not delivered again", async () => {
     const s = await scene();
-    const seen = [s.a1, s.a2].map((c) => record(c, "message:new"));
-    const seenByB = record(s.b, "message:new");
+    const seen = [s.a1, s.a2].map((c) => collect(c, "message:new"));
+    const seenByB = collect(s.b, "message:new");
     const cid = `retry-${uid()}`;
     const first = await ackOk(s.b, "message:send", { roomName: s.room, content: "exactly once", clientMessageId: cid });
     await until(() => seen.every((r) => withId(r, cid).length === 1) && withId(seenByB, cid).length === 1);
@@ -238,7 +228,7 @@ describe("idempotent sends (clientMessageId)", () => {
     // The acknowledgement "was lost": bob reconnects (his socket is put back in the room) and retries.
     s.b.disconnect();
     const b2 = await connect(relay.url, token(s.bob));
-    const seenByB2 = record(b2, "message:new");
+    const seenByB2 = collect(b2, "message:new");
     const retry = await ackOk(b2, "message:send", { roomName: s.room, content: "exactly once", clientMessageId: cid });
 
     expect(retry).toEqual(first);
@@ -253,7 +243,7 @@ describe("idempotent sends (clientMessageId)", () => {
   it("repeats sent at once (ack timeouts) from two devices of the same user are stored and delivered once per member", async () => {
     const s = await scene();
     const members = [s.a1, s.a2, s.b];
-    const seen = members.map((c) => record(c, "message:new"));
+    const seen = members.map((c) => collect(c, "message:new"));
     const cid = `burst-${uid()}`;
     // Five sends from each of alice's devices without waiting for any answer.
     const acks = [s.a1, s.a2].flatMap((c) =>
@@ -318,8 +308,8 @@ describe("idempotent sends across relays", () => {
     const aliceOnA = await connect(relayA.url, token(alice));
     const carolOnB = await connect(relayB.url, token(carol));
     for (const c of [bobOnA, aliceOnA, carolOnB]) await ackOk(c, "room:join", { roomName: room });
-    const seenA = record(aliceOnA, "message:new");
-    const seenC = record(carolOnB, "message:new");
+    const seenA = collect(aliceOnA, "message:new");
+    const seenC = collect(carolOnB, "message:new");
     const cid = `across-${uid()}`;
 
     const first = await ackOk(bobOnA, "message:send", { roomName: room, content: "one copy", clientMessageId: cid });
@@ -328,7 +318,7 @@ describe("idempotent sends across relays", () => {
     // Bob's link to relay A breaks before the acknowledgement; he reconnects to relay B and retries.
     bobOnA.disconnect();
     const bobOnB = await connect(relayB.url, token(bob));
-    const seenBobB = record(bobOnB, "message:new");
+    const seenBobB = collect(bobOnB, "message:new");
     const retry = await ackOk(bobOnB, "message:send", { roomName: room, content: "one copy", clientMessageId: cid });
     expect(retry).toEqual(first);
 

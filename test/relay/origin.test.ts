@@ -2,8 +2,12 @@
 // token endpoint limited to this machine when the server signs with its development secret.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { originAllowed } from "../../relay/server.js";
-import { connect, connectError, startRelay, token, uid, type TestRelay } from "../helpers/relay.js";
-import { spawnRelay } from "../helpers/cluster.js";
+import { uid } from "../helpers/names.js";
+import { spawnRelay } from "../helpers/processes.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { connect, connectError } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
+import { sleep } from "../helpers/wait.js";
 
 let open: TestRelay;
 let restricted: TestRelay;
@@ -54,7 +58,7 @@ describe("origin checks", () => {
     const relay = await spawnRelay({ DATABASE_URL: open.db.url, REALTIME_CORS_ORIGIN: "http://app.example" });
     try {
       for (let i = 0; i < 5; i++) await connectError(relay.url, token(uid()), withOrigin("http://evil.example"));
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       const lines = relay.logs.filter((l) => l.includes("REALTIME_CORS_ORIGIN"));
       expect(lines).toHaveLength(1);
       expect(lines[0]).toContain("http://evil.example");

@@ -1,19 +1,12 @@
 // Presence over real sockets: many devices, the grace period after the last
 // disconnect, presence:update / presence:get, and who receives presence:changed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ackError,
-  ackOk,
-  connect,
-  createRoom,
-  expectNoEvent,
-  nextEvent,
-  startRelay,
-  token,
-  uid,
-  until,
-  type TestRelay,
-} from "../helpers/relay.js";
+import { createRoom } from "../helpers/db.js";
+import { uid } from "../helpers/names.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { ackError, ackOk, connect, expectNoEvent, nextEvent } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
+import { until } from "../helpers/wait.js";
 
 const GRACE = 800;
 let relay: TestRelay;

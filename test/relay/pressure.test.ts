@@ -12,10 +12,13 @@ import { EventLog } from "../../relay/event-log.js";
 import { Metrics } from "../../relay/metrics.js";
 import { RealtimeError, toRealtimeError } from "../../protocol/index.js";
 import { RateLimitedLog } from "../../lib/rate-limited-log.js";
-import { withRoot } from "../helpers/db.js";
-import { ackOk, connect, createRoom, startRelay, token, uid, until, type Ack, type Client, type TestRelay } from "../helpers/relay.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { createRoom, withRoot } from "../helpers/db.js";
+import { health } from "../helpers/health.js";
+import { uid } from "../helpers/names.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { type Ack, ackOk, type Client, connect } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
+import { sleep, until } from "../helpers/wait.js";
 
 /** A pino logger whose lines land in an array (parsed). */
 function capturingLogger(): { log: pino.Logger; lines: Record<string, any>[] } {
@@ -58,11 +61,6 @@ async function timedAck(socket: Client, event: string, payload: unknown, timeout
   const started = Date.now();
   const ack = (await socket.timeout(timeoutMs).emitWithAck(event, payload)) as Ack;
   return { ack, ms: Date.now() - started };
-}
-
-async function health(relay: TestRelay): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${relay.url}/health`);
-  return { status: res.status, body: await res.json() };
 }
 
 function metricValue(text: string, pattern: RegExp): number {
@@ -119,7 +117,7 @@ describe("a lock held on a table the relay writes", () => {
       expect(metricValue(metrics, /^realtime_errors_total\{code="BUSY"\} (\d+)$/m)).toBe(5);
 
       // Reachable, merely busy: 200, not the 503 that takes a relay out of a load balancer.
-      const h = await health(relay);
+      const h = await health(relay.url);
       expect(h.status).toBe(200);
       expect(h.body.status).toBe("busy");
       expect(h.body.dependencies.database).toMatchObject({ ok: true, state: "busy" });
@@ -143,7 +141,7 @@ describe("a lock held on a table the relay writes", () => {
   it("answers 60 concurrent room:join promptly and coded while a lock is held and every pooled connection waits, and /health tells busy from unreachable", async () => {
     const rooms = await Promise.all(Array.from({ length: 60 }, () => createRoom(relay.db, uid("crowd"))));
     const clients = await Promise.all(rooms.map(() => connect(relay.url, token(uid("joiner")))));
-    const before = await health(relay);
+    const before = await health(relay.url);
     expect(before.status).toBe(200);
 
     // realtime_join_room reads realtime_rooms first.
@@ -153,7 +151,7 @@ describe("a lock held on a table the relay writes", () => {
     try {
       const joins = clients.map((c, i) => timedAck(c, "room:join", { roomName: rooms[i] }));
       await sleep(700);
-      during = await health(relay);
+      during = await health(relay.url);
       answers = await Promise.all(joins);
       const codes = new Map<string, number>();
       for (const { ack } of answers) {
@@ -201,7 +199,7 @@ describe("a lock held on a table the relay writes", () => {
       await withRoot((root) =>
         root.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and application_name like 'realtime-relay %'", [name]),
       );
-      const down = await health(relay);
+      const down = await health(relay.url);
       expect(down.status).toBe(503);
       expect(down.body.status).toBe("unavailable");
       expect(down.body.dependencies.database).toMatchObject({ ok: false, state: "unreachable" });
@@ -211,7 +209,7 @@ describe("a lock held on a table the relay writes", () => {
     } finally {
       await withRoot((root) => root.query(`alter database "${name}" with allow_connections true`));
     }
-    await until(async () => (await health(relay)).status === 200, 8000, 200);
+    await until(async () => (await health(relay.url)).status === 200, 8000, { stepMs: 200 });
     for (const c of clients) c.disconnect();
     expect(uncaught).toEqual([]);
   });
@@ -264,7 +262,7 @@ describe("backends killed by pg_terminate_backend", () => {
     try {
       const joins = clients.map((c, i) => timedAck(c, "room:join", { roomName: rooms[i] }, 30_000));
       // Wait until the relay's backends are waiting on the lock, then kill every one of them.
-      const waiting = (await until(async () => ((await relayBackends(true)).length >= 8 ? relayBackends() : null), 8000, 50))!;
+      const waiting = (await until(async () => ((await relayBackends(true)).length >= 8 ? relayBackends() : null), 8000, { stepMs: 50 }))!;
       const killedAt = Date.now();
       await withRoot((root) => root.query("select pg_terminate_backend(pid) from unnest($1::int[]) as pid", [waiting]));
       answers = await Promise.all(joins);
@@ -376,7 +374,7 @@ describe("resource errors (SQLSTATE class 53)", () => {
         expect(ms).toBeLessThan(2000);
       }
       await sleep(1200); // at least one event-log flush fails meanwhile
-      const h = await health(relay);
+      const h = await health(relay.url);
       expect(h.body.eventLog.buffered).toBeGreaterThanOrEqual(4);
     } finally {
       await relay.db.q("drop trigger pressure_disk_full on realtime_events");

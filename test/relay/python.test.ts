@@ -6,7 +6,11 @@ import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ackOk, connect, createRoom, nextEvent, startRelay, token, uid, type TestRelay } from "../helpers/relay.js";
+import { createRoom } from "../helpers/db.js";
+import { uid } from "../helpers/names.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { ackOk, connect, nextEvent } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PYTHON = "/usr/bin/python3";

@@ -2,20 +2,11 @@
 // user:left once per membership, rejoining on connect, and every row of the authorisation table,
 // including anonymous connections on a relay that allows them.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ackError,
-  ackOk,
-  connect,
-  connectError,
-  createRoom,
-  expectNoEvent,
-  nextEvent,
-  record,
-  startRelay,
-  token,
-  uid,
-  type TestRelay,
-} from "../helpers/relay.js";
+import { createRoom } from "../helpers/db.js";
+import { uid } from "../helpers/names.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { ackError, ackOk, collect, connect, connectError, expectNoEvent, nextEvent } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
 
 let relay: TestRelay;
 let anon: TestRelay; // same database, REALTIME_ALLOW_ANONYMOUS=true
@@ -61,8 +52,8 @@ describe("room:join and room:leave", () => {
     const room = await createRoom(relay.db, roomName("tabs"));
     const watcher = await connect(relay.url, token(uid("watcher")));
     await ackOk(watcher, "room:join", { roomName: room });
-    const joined = record(watcher, "user:joined");
-    const left = record(watcher, "user:left");
+    const joined = collect(watcher, "user:joined");
+    const left = collect(watcher, "user:left");
 
     const user = uid("tabby");
     const tab1 = await connect(relay.url, token(user));

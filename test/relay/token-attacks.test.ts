@@ -10,21 +10,12 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../lib/config.js";
 import { roomKey } from "../../relay/server.js";
-import {
-  JWT_SECRET,
-  ackError,
-  ackOk,
-  connect,
-  connectError,
-  createRoom,
-  expectNoEvent,
-  nextEvent,
-  startRelay,
-  uid,
-  until,
-  type Client,
-  type TestRelay,
-} from "../helpers/relay.js";
+import { createRoom } from "../helpers/db.js";
+import { uid } from "../helpers/names.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { ackError, ackOk, type Client, connect, connectError, expectNoEvent, nextEvent } from "../helpers/sockets.js";
+import { JWT_SECRET } from "../helpers/tokens.js";
+import { until } from "../helpers/wait.js";
 
 const AUD = "realtime-token-tests";
 const ISS = "https://issuer.token-tests.example";

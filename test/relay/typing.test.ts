@@ -2,18 +2,12 @@
 // changes; refresh is silent; stop, expiry, sending a message and disconnecting clear it; threads
 // are separate sets.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ackError,
-  ackOk,
-  connect,
-  createRoom,
-  expectNoEvent,
-  nextEvent,
-  startRelay,
-  token,
-  uid,
-} from "../helpers/relay.js";
-import type { TestRelay } from "../helpers/relay.js";
+import { createRoom } from "../helpers/db.js";
+import { uid } from "../helpers/names.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { ackError, ackOk, connect, expectNoEvent, nextEvent } from "../helpers/sockets.js";
+import { token } from "../helpers/tokens.js";
+import { sleep } from "../helpers/wait.js";
 
 // Long enough that a loaded machine does not expire indicators in the middle of a test.
 const TYPING_TIMEOUT = 1500;
@@ -92,7 +86,7 @@ describe("typing", () => {
     await started;
     // Refresh at 60% of the timeout, twice; no clear may arrive meanwhile.
     const noClear = expectNoEvent(s.b, "typing:event", Math.round(TYPING_TIMEOUT * 1.2), (e: any) => inRoom(s.room)(e));
-    await new Promise((r) => setTimeout(r, TYPING_TIMEOUT * 0.6));
+    await sleep(TYPING_TIMEOUT * 0.6);
     expect((await ackOk(s.a, "typing:start", { roomName: s.room })).changed).toBe(false);
     await noClear;
     await nextEvent(s.b, "typing:event", (e: any) => inRoom(s.room)(e) && e.users.length === 0, TYPING_TIMEOUT + 1500);

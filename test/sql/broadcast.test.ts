@@ -1,7 +1,9 @@
 // Broadcast from SQL (functions/broadcast.sql): never aborts the caller's transaction, delivered on
 // commit only, large payloads stored in realtime_events and referenced by seq.
 import { describe, expect, it } from "vitest";
-import { connect, uid, useDatabase } from "./support.js";
+import { connectPg } from "../helpers/db.js";
+import { uid } from "../helpers/names.js";
+import { useDatabase } from "./support.js";
 
 const ctx = useDatabase();
 
@@ -24,7 +26,7 @@ describe("realtime_broadcast", () => {
   it("never aborts the caller's transaction: bad input returns false with a warning and the transaction commits", async () => {
     // Setup: a transaction that writes a row.
     const marker = uid("kept");
-    const client = await connect(ctx.db.url);
+    const client = await connectPg(ctx.db.url);
     const warnings: string[] = [];
     client.on("notice", (n) => warnings.push(n.message ?? ""));
     try {
@@ -53,7 +55,7 @@ describe("realtime_broadcast", () => {
 
   it("is delivered when the transaction commits, and not at all on rollback", async () => {
     const [committed, rolledBack] = [uid("room"), uid("room")];
-    const client = await connect(ctx.db.url);
+    const client = await connectPg(ctx.db.url);
     try {
       await client.query("begin");
       await client.query("select realtime_broadcast($1, 'hello')", [committed]);

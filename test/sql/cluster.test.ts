@@ -1,7 +1,8 @@
 // realtime_cluster_stats (functions/views.sql): the cluster's figures in one answer, for
 // `realtime stats` and the relay's /metrics.
 import { describe, expect, it } from "vitest";
-import { uid, useDatabase } from "./support.js";
+import { uid } from "../helpers/names.js";
+import { useDatabase } from "./support.js";
 
 const ctx = useDatabase();
 

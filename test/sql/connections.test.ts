@@ -1,7 +1,10 @@
 // Connections and relay nodes (functions/connections.sql): registering sockets, heartbeats, node
 // restarts, and the stale sweep after a relay crash, including two sweeps running at once.
 import { describe, expect, it } from "vitest";
-import { at, connect, date, expectSqlError, uid, useDatabase } from "./support.js";
+import { connectPg } from "../helpers/db.js";
+import { uid } from "../helpers/names.js";
+import { sleep } from "../helpers/wait.js";
+import { at, date, expectSqlError, useDatabase } from "./support.js";
 
 const ctx = useDatabase();
 
@@ -291,7 +294,7 @@ describe("concurrent sweeps", () => {
     const witness = uid("witness");
     await ctx.db.q("select realtime_node_start($1, p_now => $2)", [witness, at(1000)]);
     await heartbeats(witness, [], 1030, 1200);
-    const [a, b] = [await connect(ctx.db.url), await connect(ctx.db.url)];
+    const [a, b] = [await connectPg(ctx.db.url), await connectPg(ctx.db.url)];
     try {
       // Action: both sweep inside open transactions.
       await a.query("begin");
@@ -317,7 +320,7 @@ describe("concurrent sweeps", () => {
     await ctx.db.q("select realtime_create_room($1), realtime_add_member($1, $2)", [room, u]);
     await ctx.db.q("select realtime_start_typing($1, $2, p_now => $3)", [room, u, at(0)]);
     await ctx.l.reset();
-    const [a, b] = [await connect(ctx.db.url), await connect(ctx.db.url)];
+    const [a, b] = [await connectPg(ctx.db.url), await connectPg(ctx.db.url)];
     try {
       await a.query("begin");
       await b.query("begin");
@@ -432,7 +435,7 @@ describe("per-user connection cap (maxPerUser)", () => {
   it("is exact when two relays register the same user at once: the second waits for the first and is refused", async () => {
     // Setup: two sessions, as two relays.
     const u = uid("u");
-    const [a, b] = [await connect(ctx.db.url), await connect(ctx.db.url)];
+    const [a, b] = [await connectPg(ctx.db.url), await connectPg(ctx.db.url)];
     try {
       await a.query("begin");
       const first = (await a.query("select realtime_register_connections($1::jsonb, 'relay-a') as v", [JSON.stringify([{ socketId: uid("s"), userId: u, maxPerUser: 1 }])])).rows[0].v;
@@ -441,7 +444,7 @@ describe("per-user connection cap (maxPerUser)", () => {
       // Action: b registers the same user while a's transaction is open.
       const second = b.query("select realtime_register_connections($1::jsonb, 'relay-b') as v", [JSON.stringify([{ socketId: uid("s"), userId: u, maxPerUser: 1 }])]);
       const waiting = async () => (await ctx.db.v("select wait_event_type as v from pg_stat_activity where pid = $1", [bPid])) === "Lock";
-      for (let i = 0; i < 100 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 100 && !(await waiting()); i++) await sleep(20);
       const blocked = await ctx.db.v("select l.locktype as v from pg_locks l where l.pid = $1 and not l.granted", [bPid]);
       await a.query("commit");
       const secondResult = (await second).rows[0].v;
@@ -459,7 +462,7 @@ describe("per-user connection cap (maxPerUser)", () => {
 
   it("lets exactly maxPerUser of many concurrent registrations of one user through", async () => {
     const u = uid("u");
-    const clients = await Promise.all(Array.from({ length: 8 }, () => connect(ctx.db.url)));
+    const clients = await Promise.all(Array.from({ length: 8 }, () => connectPg(ctx.db.url)));
     try {
       const results = await Promise.all(clients.map(async (c, i) => {
         // Each session registers a batch: the user plus a neighbour that must not be affected.

@@ -1,7 +1,8 @@
 // CHECK constraints and unique indexes (the table DDL at the top of migrations/committed/000001):
 // the closed sets and shapes hold even for direct INSERTs that bypass the functions.
 import { describe, expect, it } from "vitest";
-import { expectSqlError, uid, useDatabase } from "./support.js";
+import { uid } from "../helpers/names.js";
+import { expectSqlError, useDatabase } from "./support.js";
 
 const ctx = useDatabase();
 

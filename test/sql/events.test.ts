@@ -1,7 +1,8 @@
 // The event log (functions/events.sql): appending, pruning, and replay from an offset with gap
 // detection and authorisation.
 import { describe, expect, it } from "vitest";
-import { at, date, expectSqlError, uid, useDatabase } from "./support.js";
+import { uid } from "../helpers/names.js";
+import { at, date, expectSqlError, useDatabase } from "./support.js";
 
 const ctx = useDatabase();
 

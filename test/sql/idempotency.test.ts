@@ -3,7 +3,10 @@
 // concurrently from another connection, stores nothing, has no side effects (typing) and answers
 // the message stored first with duplicate: true.
 import { describe, expect, it } from "vitest";
-import { at, connect, expectSqlError, uid, useDatabase } from "./support.js";
+import { connectPg } from "../helpers/db.js";
+import { uid } from "../helpers/names.js";
+import { sleep } from "../helpers/wait.js";
+import { at, expectSqlError, useDatabase } from "./support.js";
 
 const ctx = useDatabase();
 
@@ -154,7 +157,7 @@ describe("realtime_send_message", () => {
 describe("concurrent sends of the same id", () => {
   it("from two connections at once store one row: the second waits for the first and answers its message", async () => {
     const r = await room("ann");
-    const [a, b] = [await connect(ctx.db.url), await connect(ctx.db.url)];
+    const [a, b] = [await connectPg(ctx.db.url), await connectPg(ctx.db.url)];
     try {
       await a.query("begin");
       const first = (await a.query("select realtime_send_message($1, 'ann', 'from a', p_client_message_id => 'race') as v", [r])).rows[0].v;
@@ -163,7 +166,7 @@ describe("concurrent sends of the same id", () => {
       const pending = b
         .query("select realtime_send_messages($1::jsonb) as v", [JSON.stringify([{ roomName: r, userId: "ann", content: "from b", clientMessageId: "race" }])])
         .finally(() => (settled = true));
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await sleep(150);
       expect(settled).toBe(false);
       await a.query("commit");
       const [second] = (await pending).rows[0].v;
@@ -178,12 +181,12 @@ describe("concurrent sends of the same id", () => {
 
   it("when the first transaction rolls back, the waiting send stores the message", async () => {
     const r = await room("ann");
-    const [a, b] = [await connect(ctx.db.url), await connect(ctx.db.url)];
+    const [a, b] = [await connectPg(ctx.db.url), await connectPg(ctx.db.url)];
     try {
       await a.query("begin");
       await a.query("select realtime_send_message($1, 'ann', 'from a', p_client_message_id => 'undo')", [r]);
       const pending = b.query("select realtime_send_message($1, 'ann', 'from b', p_client_message_id => 'undo') as v", [r]);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
       await a.query("rollback");
       const second = (await pending).rows[0].v;
 
@@ -197,7 +200,7 @@ describe("concurrent sends of the same id", () => {
 
   it("many autocommit sends of the same ids from several connections at once: one row per id, exactly one original answer each", async () => {
     const r = await room("ann");
-    const clients = await Promise.all([0, 1, 2, 3].map(() => connect(ctx.db.url)));
+    const clients = await Promise.all([0, 1, 2, 3].map(() => connectPg(ctx.db.url)));
     try {
       const ids = Array.from({ length: 20 }, (_, i) => `burst-${i}`);
       const answers = await Promise.all(

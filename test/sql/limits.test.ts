@@ -1,7 +1,8 @@
 // Limits on what is stored (functions/limits.sql): one row in realtime_limits, read by the sending
 // and presence rules, so a psql caller is refused exactly as the relay is.
 import { afterEach, describe, expect, it } from "vitest";
-import { expectSqlError, uid, useDatabase } from "./support.js";
+import { uid } from "../helpers/names.js";
+import { expectSqlError, useDatabase } from "./support.js";
 
 const ctx = useDatabase();
 

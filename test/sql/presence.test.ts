@@ -1,7 +1,8 @@
 // Presence (functions/presence.sql, functions/tick.sql): many devices, chosen and custom status,
 // the grace period after the last disconnect, expiry, and reading presence.
 import { describe, expect, it } from "vitest";
-import { at, date, expectSqlError, uid, useDatabase } from "./support.js";
+import { uid } from "../helpers/names.js";
+import { at, date, expectSqlError, useDatabase } from "./support.js";
 
 const ctx = useDatabase();
 

@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setupRelayRole } from "../../cli/lib/relay-role.js";
 import { migrateDatabase, PACKAGE_ROOT } from "../../lib/migrate.js";
 import { withRoot as root } from "../helpers/db.js";
-import { databaseUrl, stampedName } from "../helpers/env.js";
-import { at, expectSqlError, uid, useDatabase } from "./support.js";
+import { databaseUrl } from "../helpers/env.js";
+import { stampedName, uid } from "../helpers/names.js";
+import { at, expectSqlError, useDatabase } from "./support.js";
 
 const ctx = useDatabase();
 const PINNED = "search_path=pg_catalog, public, pg_temp";

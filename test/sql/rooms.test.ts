@@ -1,7 +1,10 @@
 // Rooms (functions/rooms.sql): every row of the authorisation table (README, Rooms), dm rooms,
 // broadcast senders, unknown rooms and automatic creation, membership notifications.
 import { describe, expect, it } from "vitest";
-import { at, connect, expectSqlError, uid, useDatabase } from "./support.js";
+import { connectPg } from "../helpers/db.js";
+import { uid } from "../helpers/names.js";
+import { sleep } from "../helpers/wait.js";
+import { at, expectSqlError, useDatabase } from "./support.js";
 
 const ctx = useDatabase();
 
@@ -202,14 +205,14 @@ describe("unknown rooms and automatic creation", () => {
 
   it("lets two concurrent auto-creating joins of the same new room both succeed", async () => {
     const name = uid("race");
-    const [a, b] = [await connect(ctx.db.url), await connect(ctx.db.url)];
+    const [a, b] = [await connectPg(ctx.db.url), await connectPg(ctx.db.url)];
     try {
       await a.query("begin");
       await b.query("begin");
       await a.query("select realtime_join_room($1, 'ua', false, true)", [name]);
       // b waits on a's uncommitted room row.
       const pending = b.query("select realtime_join_room($1, 'ub', false, true) as v", [name]);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       await a.query("commit");
       const joined = (await pending).rows[0].v;
       await b.query("commit");

@@ -17,13 +17,6 @@ export function date(seconds: number): Date {
   return new Date(T0 + seconds * 1000);
 }
 
-let counter = 0;
-/** A name unique within the run, so the tests of one file do not see each other's rows. */
-export function uid(prefix: string): string {
-  counter += 1;
-  return `${prefix}_${counter}`;
-}
-
 /** Awaits a query that must fail, and checks its SQLSTATE (and message). */
 export async function expectSqlError(p: Promise<unknown>, code: string, message?: RegExp): Promise<pg.DatabaseError> {
   const err = await p.then(
@@ -158,11 +151,4 @@ export function useDatabase(): Context {
     }
   });
   return ctx;
-}
-
-/** A separate connection (not from the pool), for explicit transactions. */
-export async function connect(url: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  return client;
 }

@@ -1,7 +1,8 @@
 // Typing indicators (functions/typing.sql): start, refresh, stop, expiry, threads, and what clears
 // them (disconnect, leaving, sending a message). Only a change in the set of typers is announced.
 import { describe, expect, it } from "vitest";
-import { at, date, expectSqlError, uid, useDatabase } from "./support.js";
+import { uid } from "../helpers/names.js";
+import { at, date, expectSqlError, useDatabase } from "./support.js";
 
 const ctx = useDatabase();
 

@@ -1,7 +1,8 @@
 // The views (functions/views.sql) read by the CLI, dashboards, Hasura and PostgREST.
 // Views that compare with now() get rows timed around the real clock.
 import { describe, expect, it } from "vitest";
-import { uid, useDatabase } from "./support.js";
+import { uid } from "../helpers/names.js";
+import { useDatabase } from "./support.js";
 
 const ctx = useDatabase();
 const iso = (msFromNow: number) => new Date(Date.now() + msFromNow).toISOString();

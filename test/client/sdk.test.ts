@@ -1,0 +1,241 @@
+// The SDK against one relay: refusals as RealtimeError, a send whose acknowledgement was lost stored
+// once, replay and gap after a reconnect, the pending-send limit, token refresh without a disconnect,
+// and history.
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RealtimeClient, RealtimeError, type Message } from "../../client/index.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { startRelay, type TestRelay } from "../helpers/relay.js";
+import { recordMessages, sdkClient, sign, sleep, uniq, waitFor, SECRET, type Recorded } from "./support.js";
+
+let db: TestDatabase;
+let relay: TestRelay;
+const clients: Recorded[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  relay = await startRelay({ REALTIME_JWT_SECRET: SECRET, REALTIME_REPLAY_LIMIT: "5", REALTIME_LOCK_TIMEOUT: "5000" }, { db });
+});
+
+afterAll(async () => {
+  for (const c of clients) c.client.close();
+  await relay?.dispose();
+});
+
+function client(userId: string, options: Parameters<typeof sdkClient>[2] = {}): Recorded {
+  const c = sdkClient(relay.url, userId, options);
+  clients.push(c);
+  return c;
+}
+
+async function publicRoom(prefix: string): Promise<string> {
+  const name = uniq(prefix);
+  await db.q("select realtime_create_room($1)", [name]);
+  return name;
+}
+
+/** Closes the client's transport as a network failure would; socket.io reconnects by itself. */
+function dropTransport(c: RealtimeClient): void {
+  (c as unknown as { socket: { io: { engine: { close(): void } } } }).socket.io.engine.close();
+}
+
+/** Stores a message with SQL only: no socket hears of it, so a client gets it only by replay. */
+async function storeQuietly(room: string, userId: string, content: string): Promise<number> {
+  const m = await db.v("select realtime_send_message($1, $2, $3) as v", [room, userId, content]);
+  return m.id;
+}
+
+describe("SDK: refusals", () => {
+  it("connect() rejects with the server's code and closes the client", async () => {
+    const bad = new RealtimeClient({ url: relay.url, token: "not-a-jwt", socket: { transports: ["websocket"] } });
+    const states: string[] = [];
+    bad.on("state", (s) => states.push(s));
+    const err = await bad.connect().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RealtimeError);
+    expect((err as RealtimeError).code).toBe("UNAUTHORIZED");
+    expect(states).toEqual(["connecting", "disconnected"]);
+    await expect(bad.join("anything")).rejects.toMatchObject({ code: "UNAUTHORIZED" });
+  });
+
+  it("join() rejects with NOT_FOUND and FORBIDDEN, and the client keeps working", async () => {
+    const a = client(uniq("alice"));
+    await a.client.connect();
+    await expect(a.client.join(uniq("nowhere"))).rejects.toMatchObject({ name: "RealtimeError", code: "NOT_FOUND" });
+    const priv = uniq("private");
+    await db.q("select realtime_create_room($1, 'group', 'private')", [priv]);
+    await expect(a.client.join(priv)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    expect(a.client.rooms.has(priv)).toBe(false);
+    const room = await a.client.join(await publicRoom("ok"));
+    expect(room.joined).toBe(true);
+    expect(room.members.get(a.userId)?.status).toBe("online");
+    expect(await a.client.join(room.name)).toBe(room);
+  });
+
+  it("send() rejects with the server's refusal (BAD_REQUEST) without retrying it", async () => {
+    const a = client(uniq("alice"));
+    await a.client.connect();
+    const room = await a.client.join(await publicRoom("refuse"));
+    await expect(room.send("")).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    expect(a.client.pendingSends).toBe(0);
+  });
+});
+
+describe("SDK: sends", () => {
+  it("a send whose acknowledgement is lost with the connection is retried after the reconnect and stored once", async () => {
+    const room = await publicRoom("lost-ack");
+    const a = client(uniq("alice"));
+    const b = client(uniq("bob"));
+    await Promise.all([a.client.connect(), b.client.connect()]);
+    const ra = await a.client.join(room);
+    const rb = await b.client.join(room);
+    const gotB = recordMessages(rb);
+
+    // Hold the event log so the first attempt waits inside SQL while its connection goes.
+    const dba = new pg.Client({ connectionString: db.url });
+    await dba.connect();
+    let sending: Promise<Message>;
+    try {
+      await dba.query("begin");
+      await dba.query("lock table realtime_events in access exclusive mode");
+      sending = ra.send("through the outage", { clientMessageId: "cm-lost-ack-1" });
+      sending.catch(() => {});
+      await sleep(300);
+      dropTransport(a.client);
+      await waitFor(() => a.states.includes("reconnecting"), 3000, "alice reconnecting");
+      await sleep(300);
+      await dba.query("commit");
+    } finally {
+      await dba.end();
+    }
+    const stored = await sending!;
+    expect(stored.clientMessageId).toBe("cm-lost-ack-1");
+    expect(stored.content).toBe("through the outage");
+    const rows = await db.q("select seq from realtime_events where room_name = $1 and client_message_id = 'cm-lost-ack-1'", [room]);
+    expect(rows.map((r) => Number(r.seq))).toEqual([stored.id]);
+    await waitFor(() => gotB.length === 1, 5000, "bob got it");
+    await sleep(300);
+    expect(gotB.map((m) => m.id)).toEqual([stored.id]);
+  });
+
+  it("sends wait through a reconnect; more than maxPendingSends are refused with LIMIT_EXCEEDED", async () => {
+    const room = await publicRoom("pending");
+    const a = client(uniq("alice"), { maxPendingSends: 2, reconnectDelayMs: 1500, reconnectDelayMaxMs: 1500 });
+    await a.client.connect();
+    const ra = await a.client.join(room);
+    const got = recordMessages(ra);
+    dropTransport(a.client);
+    await waitFor(() => a.client.state === "reconnecting", 3000, "reconnecting");
+    const first = ra.send("one");
+    const second = ra.send("two");
+    const err = await ra.send("three").then(
+      () => null,
+      (e: RealtimeError) => e,
+    );
+    expect(err?.code).toBe("LIMIT_EXCEEDED");
+    expect(err?.details).toMatchObject({ limit: "pendingSends" });
+    expect(a.client.pendingSends).toBe(2);
+    const [m1, m2] = await Promise.all([first, second]);
+    expect([m1.content, m2.content]).toEqual(["one", "two"]);
+    await waitFor(() => got.length === 2, 5000, "echoes");
+    expect(got.map((m) => m.content)).toEqual(["one", "two"]);
+    const count = await db.v("select count(*)::int as v from realtime_events where room_name = $1 and type = 'message'", [room]);
+    expect(count).toBe(2);
+  });
+});
+
+describe("SDK: replay after reconnect", () => {
+  it("replays what was missed exactly once, merged with live messages by id", async () => {
+    const room = await publicRoom("replay");
+    const a = client(uniq("alice"));
+    const b = client(uniq("bob"));
+    await Promise.all([a.client.connect(), b.client.connect()]);
+    const ra = await a.client.join(room);
+    const rb = await b.client.join(room);
+    const got = recordMessages(ra);
+    const live1 = await rb.send("live before");
+    await waitFor(() => got.length === 1, 5000, "live message");
+    const offset = ra.offset;
+    expect(offset).toBe(live1.id);
+
+    const quiet = [await storeQuietly(room, b.userId, "missed 1"), await storeQuietly(room, b.userId, "missed 2")];
+    dropTransport(a.client);
+    const live2 = await rb.send("sent during the reconnect");
+    await waitFor(() => got.length === 4, 5000, "replay and live");
+    await sleep(200);
+    expect(got.map((m) => m.id)).toEqual([live1.id, ...quiet, live2.id]);
+    expect(got.map((m) => m.content)).toEqual(["live before", "missed 1", "missed 2", "sent during the reconnect"]);
+    expect(ra.offset).toBe(live2.id);
+  });
+
+  it("emits gap when the server cannot replay everything, then the newest messages in order", async () => {
+    const room = await publicRoom("gap");
+    const a = client(uniq("alice"));
+    await a.client.connect();
+    const ra = await a.client.join(room);
+    const events: string[] = [];
+    ra.on("gap", () => events.push("gap"));
+    ra.on("message", (m) => events.push(m.content));
+    for (let i = 1; i <= 8; i++) await storeQuietly(room, a.userId, `q${i}`);
+    dropTransport(a.client);
+    await waitFor(() => events.length === 6, 5000, "gap and 5 messages");
+    await sleep(200);
+    // REALTIME_REPLAY_LIMIT is 5 here.
+    expect(events).toEqual(["gap", "q4", "q5", "q6", "q7", "q8"]);
+  });
+});
+
+describe("SDK: tokens", () => {
+  it("a token that expires during the connection is refreshed with auth:refresh, without a disconnect", async () => {
+    const room = await publicRoom("refresh");
+    const a = client(uniq("alice"), { tokenSeconds: 4 });
+    await a.client.connect();
+    const ra = await a.client.join(room);
+    // The token expires at 4 s (the server allows 5 s of clock skew): well past 9 s it would have been cut.
+    await sleep(11_000);
+    expect(a.states).toEqual(["connecting", "connected"]);
+    expect(a.errors).toEqual([]);
+    expect(a.tokensIssued).toBeGreaterThanOrEqual(3);
+    const m = await ra.send("still here");
+    expect(m.userId).toBe(a.userId);
+  }, 30_000);
+
+  it("a token function is called again for the handshake of a reconnect", async () => {
+    const a = client(uniq("alice"));
+    await a.client.connect();
+    const before = a.tokensIssued;
+    dropTransport(a.client);
+    await waitFor(() => a.client.state === "connected" && a.states.includes("reconnecting"), 5000, "back");
+    expect(a.tokensIssued).toBe(before + 1);
+  });
+
+  it("a fixed token string works (no refresh)", async () => {
+    const userId = uniq("fixed");
+    const c = new RealtimeClient({ url: relay.url, token: sign(userId), socket: { transports: ["websocket"] } });
+    try {
+      await c.connect();
+      expect(c.userId).toBe(userId);
+      const p = await c.setPresence({ status: "away" });
+      expect(p.status).toBe("away");
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe("SDK: close", () => {
+  it("close() rejects pending sends with CLOSED and ends in disconnected", async () => {
+    const room = await publicRoom("close");
+    const a = client(uniq("alice"), { reconnectDelayMs: 5000, reconnectDelayMaxMs: 5000 });
+    await a.client.connect();
+    const ra = await a.client.join(room);
+    dropTransport(a.client);
+    await waitFor(() => a.client.state === "reconnecting", 3000, "reconnecting");
+    const pending = ra.send("never");
+    a.client.close();
+    await expect(pending).rejects.toMatchObject({ code: "CLOSED" });
+    expect(a.client.state).toBe("disconnected");
+  });
+});
