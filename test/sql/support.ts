@@ -2,7 +2,7 @@
 // a controlled clock, and SQLSTATE assertions.
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, expect } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { connectPg, createTestDatabase, type TestDatabase } from "../helpers/db.js";
 
 /** The test clock: a whole second shortly before the real now (views compare with now()). */
 export const T0 = Math.floor(Date.now() / 1000) * 1000 - 60_000;
@@ -51,8 +51,7 @@ const SENTINEL = "test-sync";
  * for it: notifications are delivered in commit order, so everything committed earlier has arrived.
  */
 export async function listenRealtime(url: string): Promise<Listener> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
+  const client = await connectPg(url);
   const messages: any[] = [];
   const raw: string[] = [];
   const waiters: { pred: (m: any) => boolean; resolve: (m: any) => void }[] = [];
