@@ -67,7 +67,16 @@ export interface Config {
   eventRetentionMs: number;
   autoCreateRooms: boolean;
   maxPayloadBytes: number;
+  /**
+   * The relay's early check of message length until it reads the database's limits. The limit
+   * itself lives in the database (realtime_limits(), `realtime limits set maxMessageLength N`).
+   */
   maxMessageLength: number;
+  /**
+   * Limits set in the environment, to be written to the database at start (lib/limits.ts):
+   * REALTIME_MAX_MESSAGE_LENGTH, kept for existing set-ups. Empty when unset.
+   */
+  limitsFromEnv: { maxMessageLength?: number };
   rateLimitPerSec: number;
   rateLimitBurst: number;
   /** Refused events a socket may collect (refilled at rateLimitPerSec) before it is disconnected. */
@@ -277,6 +286,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     autoCreateRooms: bool(env, "REALTIME_AUTO_CREATE_ROOMS", false),
     maxPayloadBytes: int(env, "REALTIME_MAX_PAYLOAD", 64 * 1024, 1024, 16 * 1024 * 1024),
     maxMessageLength: int(env, "REALTIME_MAX_MESSAGE_LENGTH", 10_000, 1, 100_000),
+    limitsFromEnv:
+      str(env, "REALTIME_MAX_MESSAGE_LENGTH") === undefined
+        ? {}
+        : { maxMessageLength: int(env, "REALTIME_MAX_MESSAGE_LENGTH", 10_000, 1, 100_000) },
     rateLimitPerSec: int(env, "REALTIME_RATE_LIMIT", 50, 1, 100_000),
     rateLimitBurst: int(env, "REALTIME_RATE_BURST", 100, 1, 1_000_000),
     rateStrikes: 0, // set below: defaults to twice the burst

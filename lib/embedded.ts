@@ -41,7 +41,8 @@ import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import pg from "pg";
+import { ensureDatabase } from "./database-admin.js";
+import { commandLine, isAlive, processStartTime, sleep } from "./process.js";
 
 export interface EmbeddedDatabase {
   /** postgres://postgres:PASSWORD@127.0.0.1:PORT/realtime (the database exists; not yet migrated). */
@@ -188,7 +189,7 @@ export async function startEmbeddedPostgres(opts: {
 
   try {
     await waitReady(child, pgDir, port, lines, signal);
-    await ensureDatabase(port, password);
+    await ensureEmbeddedDatabase(port, password);
     checkAborted();
   } catch (err) {
     await stop().catch(() => {});
@@ -334,56 +335,10 @@ function readPostmasterPidFile(pgDir: string): { pid: number; status: string } |
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-/** Alive and not a zombie. EPERM (another user's process) counts as alive. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    if (state === "Z" || state === "X") return false;
-  } catch {
-    // no /proc (macOS): kill(0) is all we have
-  }
-  return true;
-}
-
-/** The kernel's start time of a process (Linux), to tell a live owner from a reused pid. */
-function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-
 function ownerAlive(state: State): boolean {
   if (!isAlive(state.ownerPid)) return false;
   const now = processStartTime(state.ownerPid);
   return state.ownerStart === undefined || now === undefined || now === state.ownerStart;
-}
-
-function commandLine(pid: number): string[] | undefined {
-  try {
-    const raw = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    if (raw !== "") return raw.split("\0").filter(Boolean);
-  } catch {
-    // fall through to ps
-  }
-  try {
-    const out = execFileSync("ps", ["-p", String(pid), "-o", "command="], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-      timeout: 5000,
-    }).trim();
-    return out === "" ? undefined : out.split(/\s+/);
-  } catch {
-    return undefined;
-  }
 }
 
 function samePath(a: string, b: string): boolean {
@@ -403,8 +358,6 @@ function isOurPostmaster(pid: number, pgDir: string): boolean | undefined {
   const d = argv.indexOf("-D");
   return d >= 0 && argv[d + 1] !== undefined && samePath(argv[d + 1], pgDir);
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Signals a process that is not our child and polls until it is gone; false when it survives. */
 async function signalAndWait(pid: number, log: (msg: string) => void): Promise<boolean> {
@@ -828,24 +781,11 @@ function summarise(lines: string[]): string {
   return (telling.length ? telling : clean).slice(-3).join(" | ");
 }
 
-async function ensureDatabase(port: number, password: string): Promise<void> {
-  const client = new pg.Client({
-    host: "127.0.0.1",
-    port,
-    user: DB_USER,
-    password,
-    database: "postgres",
-    connectionTimeoutMillis: 10_000,
-  });
-  client.on("error", () => {});
+/** Creates the embedded cluster's database when missing (lib/database-admin.ts), with one-line errors. */
+async function ensureEmbeddedDatabase(port: number, password: string): Promise<void> {
+  const url = `postgres://${encodeURIComponent(DB_USER)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
   try {
-    await client.connect();
-    const { rowCount } = await client.query("select 1 from pg_database where datname = $1", [DATABASE]);
-    if (!rowCount) {
-      await client.query(`create database ${DATABASE}`).catch((err: { code?: string }) => {
-        if (err.code !== "42P04") throw err; // created meanwhile
-      });
-    }
+    await ensureDatabase(url, { connectTimeoutMs: 10_000 });
   } catch (err) {
     const e = err as Error & { code?: string };
     if (e instanceof EmbeddedPostgresError) throw e;
@@ -854,8 +794,6 @@ async function ensureDatabase(port: number, password: string): Promise<void> {
         ? `embedded PostgreSQL rejected the password in ${PASSWORD_FILE} (was the file replaced?): ${e.message}`
         : `embedded PostgreSQL: could not create the database "${DATABASE}": ${e.message}`,
     );
-  } finally {
-    await client.end().catch(() => {});
   }
 }
 

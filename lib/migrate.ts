@@ -2,17 +2,15 @@
 // when it is missing (createDatabase), the relay never does: a misspelled DATABASE_URL fails.
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { migrate } from "graphile-migrate";
 // graphile-migrate keeps its pool for 200 ms after a run and exits the process if an idle client
 // of that pool errors (the database restarting, or being dropped): close it right away instead.
 import { clearAllPools } from "graphile-migrate/dist/pgReal.js";
 import { Logger } from "@graphile/logger";
+import { ensureDatabase } from "./database-admin.js";
+import { PACKAGE_ROOT } from "./paths.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** The package root: relay/ in source, dist/relay/ when built. */
-export const PACKAGE_ROOT = path.basename(path.dirname(here)) === "dist" ? path.resolve(here, "../..") : path.resolve(here, "..");
 export const MIGRATIONS_FOLDER = path.join(PACKAGE_ROOT, "migrations");
 
 export interface MigrateResult {
@@ -20,51 +18,50 @@ export interface MigrateResult {
   schemaVersion: string | null;
 }
 
-function quoteIdent(name: string): string {
-  return '"' + name.replace(/"/g, '""') + '"';
+export interface AppliedMigration {
+  filename: string;
+  hash: string;
 }
 
-/** Creates the database named in the URL when it does not exist; returns true when it did. */
-export async function ensureDatabase(connectionString: string): Promise<boolean> {
-  const probe = new pg.Client({ connectionString });
+/** Something that runs a query: a connected pg client, or a pool. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow>(text: string): Promise<pg.QueryResult<R>>;
+}
+
+/**
+ * The migrations a database has applied (graphile_migrate.migrations), oldest first; empty when the
+ * database, the schema or the table does not exist. The one reader of that table: init counts them,
+ * status and the relay's start-up read the newest. `target` is a URL (a short connection) or an
+ * open client.
+ */
+export async function appliedMigrations(target: string | Queryable): Promise<AppliedMigration[]> {
+  const read = async (client: Queryable) => {
+    const { rows } = await client.query<AppliedMigration>(
+      "select filename, hash from graphile_migrate.migrations order by date, filename",
+    );
+    return rows;
+  };
   try {
-    await probe.connect();
-    return false;
+    if (typeof target !== "string") return await read(target);
+    const client = new pg.Client({ connectionString: target, connectionTimeoutMillis: 5000, application_name: "realtime" });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      return await read(client);
+    } finally {
+      await client.end().catch(() => {});
+    }
   } catch (err) {
-    if ((err as { code?: string }).code !== "3D000") throw err;
-  } finally {
-    await probe.end().catch(() => {});
+    const code = (err as { code?: string }).code;
+    if (code === "3D000" || code === "42P01" || code === "3F000") return [];
+    throw err;
   }
-  const url = new URL(connectionString);
-  const dbName = decodeURIComponent(url.pathname.replace(/^\//, ""));
-  url.pathname = "/postgres";
-  const root = new pg.Client({ connectionString: url.toString() });
-  await root.connect();
-  try {
-    await root.query(`create database ${quoteIdent(dbName)}`);
-  } catch (err) {
-    if ((err as { code?: string }).code !== "42P04") throw err; // created meanwhile
-  } finally {
-    await root.end();
-  }
-  return true;
 }
 
 /** The newest applied migration, or null before the first one. */
-export async function schemaVersion(connectionString: string): Promise<string | null> {
-  const client = new pg.Client({ connectionString });
-  await client.connect();
-  try {
-    const { rows } = await client.query(
-      `select filename from graphile_migrate.migrations order by date desc, filename desc limit 1`,
-    );
-    return rows[0]?.filename ?? null;
-  } catch (err) {
-    if ((err as { code?: string }).code === "42P01" || (err as { code?: string }).code === "3F000") return null;
-    throw err;
-  } finally {
-    await client.end();
-  }
+export async function schemaVersion(target: string | Queryable): Promise<string | null> {
+  const applied = await appliedMigrations(target);
+  return applied.length ? applied[applied.length - 1].filename : null;
 }
 
 /** The hash graphile-migrate records for the newest committed migration. */
@@ -85,16 +82,10 @@ function newestCommittedHash(): string | null {
 async function appliedNewest(connectionString: string): Promise<string | null> {
   const hash = newestCommittedHash();
   if (!hash) return null;
-  const client = new pg.Client({ connectionString });
-  client.on("error", () => {});
   try {
-    await client.connect();
-    const { rows } = await client.query<{ filename: string }>("select filename from graphile_migrate.migrations where hash = $1", [hash]);
-    return rows[0]?.filename ?? null;
+    return (await appliedMigrations(connectionString)).find((m) => m.hash === hash)?.filename ?? null;
   } catch {
     return null;
-  } finally {
-    await client.end().catch(() => {});
   }
 }
 

@@ -4,6 +4,7 @@
 // connects as the schema owner, as before (the superuser-free path).
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import pg from "pg";
+import { quoteIdent } from "./database-admin.js";
 
 export interface RelayRoleOptions {
   /** The NOLOGIN group role that holds the relay's privileges. */
@@ -29,8 +30,6 @@ export interface RelayRoleResult {
   /** Why something could not be done; empty when everything was. */
   notes: string[];
 }
-
-const quoteIdent = (name: string) => '"' + name.replace(/"/g, '""') + '"';
 
 function checkName(name: string, what: string): void {
   // Identifiers are quoted anyway; this only keeps surprises (and pg_ roles) out.

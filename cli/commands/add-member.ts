@@ -1,6 +1,7 @@
 import { Args, Flags } from "@oclif/core";
 import { RealtimeCommand } from "../lib/base.js";
 import { withDb } from "../lib/database.js";
+import { addMember } from "../../lib/sql/admin.js";
 
 export default class AddMember extends RealtimeCommand {
   static summary = "Add a user to a room.";
@@ -21,9 +22,7 @@ export default class AddMember extends RealtimeCommand {
 
   async run(): Promise<{ room: string; userId: string; role: string; added: boolean }> {
     const { args, flags } = await this.parse(AddMember);
-    const added = await withDb(this.settings, (db) =>
-      db.value<boolean>("add_member", "select realtime_add_member($1, $2, $3) as v", [args.room, args.user, flags.role]),
-    );
+    const added = await withDb(this.settings, (db) => addMember(db, args.room, args.user, flags.role));
     this.log(
       added ? `Added ${args.user} to ${args.room} as ${flags.role}.` : `${args.user} is already a member of ${args.room}.`,
     );

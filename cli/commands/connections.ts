@@ -1,17 +1,7 @@
 import { Flags } from "@oclif/core";
 import { RealtimeCommand } from "../lib/base.js";
 import { withDb } from "../lib/database.js";
-
-export interface ConnectionRow {
-  socketId: string;
-  userId: string | null;
-  anonymous: boolean;
-  nodeId: string | null;
-  presenceStatus: string | null;
-  device: unknown;
-  connectedAt: Date;
-  lastActivity: Date;
-}
+import { listConnections, type ConnectionRow } from "../../lib/sql/admin.js";
 
 export default class Connections extends RealtimeCommand {
   static summary = "List open socket connections.";
@@ -29,18 +19,7 @@ export default class Connections extends RealtimeCommand {
 
   async run(): Promise<ConnectionRow[]> {
     const { flags } = await this.parse(Connections);
-    const rows = await withDb(this.settings, (db) =>
-      db.query<ConnectionRow>(
-        "connections",
-        `select socket_id as "socketId", user_id as "userId", anonymous, node_id as "nodeId",
-                presence_status as "presenceStatus", device, connected_at as "connectedAt", last_activity as "lastActivity"
-         from realtime_active_connections
-         where $1::text is null or user_id = $1
-         order by connected_at desc
-         limit $2`,
-        [flags.user ?? null, flags.limit],
-      ),
-    );
+    const rows = await withDb(this.settings, (db) => listConnections(db, { user: flags.user, limit: flags.limit }));
     this.table(
       rows,
       [

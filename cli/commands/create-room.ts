@@ -1,16 +1,8 @@
 import { Args, Flags } from "@oclif/core";
 import { RealtimeCommand } from "../lib/base.js";
 import { withDb } from "../lib/database.js";
+import { createRoom, type Room } from "../../lib/sql/admin.js";
 import { CliError } from "../lib/errors.js";
-
-export interface RoomJson {
-  id: string;
-  name: string;
-  type: string;
-  visibility: string;
-  metadata: Record<string, unknown>;
-  createdAt: string;
-}
 
 export default class CreateRoom extends RealtimeCommand {
   static summary = "Create a channel, group or broadcast room.";
@@ -32,7 +24,7 @@ export default class CreateRoom extends RealtimeCommand {
     owner: Flags.string({ description: "user id that becomes the room's owner" }),
   };
 
-  async run(): Promise<RoomJson> {
+  async run(): Promise<Room> {
     const { args, flags } = await this.parse(CreateRoom);
     let metadata: unknown = {};
     if (flags.metadata !== undefined) {
@@ -46,11 +38,13 @@ export default class CreateRoom extends RealtimeCommand {
       }
     }
     const room = await withDb(this.settings, (db) =>
-      db.value<RoomJson>(
-        "create_room",
-        "select realtime_create_room($1, $2, $3, $4::jsonb, $5) as v",
-        [args.name, flags.type, flags.visibility, JSON.stringify(metadata), flags.owner ?? null],
-      ),
+      createRoom(db, {
+        name: args.name,
+        type: flags.type,
+        visibility: flags.visibility,
+        metadata: metadata as Record<string, unknown>,
+        owner: flags.owner ?? null,
+      }),
     );
     this.log(
       `Created room ${room.name} (${room.type}, ${room.visibility})` + (flags.owner ? `, owned by ${flags.owner}` : "") + ".",

@@ -1,6 +1,7 @@
 import { Args } from "@oclif/core";
 import { RealtimeCommand } from "../lib/base.js";
 import { withDb } from "../lib/database.js";
+import { deleteRoom } from "../../lib/sql/admin.js";
 
 export default class DeleteRoom extends RealtimeCommand {
   static summary = "Delete a room and its memberships.";
@@ -14,9 +15,7 @@ export default class DeleteRoom extends RealtimeCommand {
 
   async run(): Promise<{ name: string; deleted: boolean }> {
     const { args } = await this.parse(DeleteRoom);
-    const deleted = await withDb(this.settings, (db) =>
-      db.value<boolean>("delete_room", "select realtime_delete_room($1) as v", [args.name]),
-    );
+    const deleted = await withDb(this.settings, (db) => deleteRoom(db, args.name));
     this.log(`Deleted room ${args.name}.`);
     return { name: args.name, deleted };
   }

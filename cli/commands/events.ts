@@ -1,17 +1,8 @@
 import { Flags } from "@oclif/core";
 import { RealtimeCommand } from "../lib/base.js";
 import { withDb } from "../lib/database.js";
-import { parseDuration, toInterval } from "../lib/duration.js";
-
-export interface EventRow {
-  seq: number;
-  id: string;
-  type: string;
-  userId: string | null;
-  roomName: string | null;
-  data: unknown;
-  createdAt: Date;
-}
+import { listEvents, type EventRow } from "../../lib/sql/admin.js";
+import { parseDuration } from "../lib/duration.js";
 
 export default class Events extends RealtimeCommand {
   static summary = "Show recent events from the event log.";
@@ -33,20 +24,9 @@ export default class Events extends RealtimeCommand {
 
   async run(): Promise<EventRow[]> {
     const { flags } = await this.parse(Events);
-    const since = flags.since === undefined ? null : toInterval(parseDuration(flags.since, "--since"));
+    const sinceMs = flags.since === undefined ? undefined : parseDuration(flags.since, "--since");
     const rows = await withDb(this.settings, (db) =>
-      db.query<EventRow>(
-        "events",
-        `select seq, id, type, user_id as "userId", room_name as "roomName", data, created_at as "createdAt"
-         from realtime_events
-         where ($1::text is null or type = $1)
-           and ($2::text is null or room_name = $2)
-           and ($3::text is null or user_id = $3)
-           and ($4::interval is null or created_at > now() - $4::interval)
-         order by seq desc
-         limit $5`,
-        [flags.type ?? null, flags.room ?? null, flags.user ?? null, since, flags.limit],
-      ),
+      listEvents(db, { type: flags.type, room: flags.room, user: flags.user, sinceMs, limit: flags.limit }),
     );
     this.table(
       rows,

@@ -4,7 +4,7 @@ import { RealtimeCommand } from "../lib/base.js";
 import { checkRedisConfigured, describeJwt, type RedisStatus } from "../lib/checks.js";
 import { runningEmbedded } from "../lib/database.js";
 import { CliError, describeDbError, type DbTarget } from "../lib/errors.js";
-import type { RelayRoleResult } from "../lib/relay-role.js";
+import type { RelayRoleResult } from "../../lib/relay-role.js";
 import { maskUrl } from "../../lib/mask.js";
 
 export interface InitJson {
@@ -18,24 +18,6 @@ export interface InitJson {
   relayRole: RelayRoleResult;
   redis: RedisStatus;
   jwt: string;
-}
-
-/** How many migrations the database has applied; 0 when it or the migrations table does not exist. */
-async function appliedMigrations(url: string): Promise<number> {
-  const { default: pg } = await import("pg");
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, application_name: "realtime-cli" });
-  client.on("error", () => {});
-  try {
-    await client.connect();
-    const { rows } = await client.query<{ n: string }>("select count(*) as n from graphile_migrate.migrations");
-    return Number(rows[0].n);
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === "3D000" || code === "42P01" || code === "3F000") return 0;
-    throw err;
-  } finally {
-    await client.end().catch(() => {});
-  }
 }
 
 export default class Init extends RealtimeCommand {
@@ -105,17 +87,17 @@ export default class Init extends RealtimeCommand {
     "relay-password"?: string;
   }): Promise<InitJson["database"] & { relayRole: RelayRoleResult }> {
     const config = this.settings;
-    const { migrateDatabase } = await import("../../lib/migrate.js");
-    const { setupRelayRole } = await import("../lib/relay-role.js");
+    const { appliedMigrations, migrateDatabase } = await import("../../lib/migrate.js");
+    const { setupRelayRole } = await import("../../lib/relay-role.js");
     const log = (message: string) => {
       if (/debug|trace/i.test(config.logLevel)) this.logToStderr(`  ${message}`);
     };
 
     const run = async (target: DbTarget) => {
       try {
-        const before = await appliedMigrations(target.url);
+        const before = (await appliedMigrations(target.url)).length;
         const result = await migrateDatabase(target.url, log, { createDatabase: true });
-        const after = await appliedMigrations(target.url);
+        const after = (await appliedMigrations(target.url)).length;
         const relayRole = await setupRelayRole(target.url, {
           role: flags["relay-role"],
           login: flags["relay-user"],

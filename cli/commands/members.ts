@@ -1,15 +1,7 @@
 import { Args } from "@oclif/core";
 import { RealtimeCommand } from "../lib/base.js";
 import { withDb } from "../lib/database.js";
-
-export interface MemberJson {
-  userId: string;
-  role: string;
-  joinedAt: string;
-  status: string;
-  customStatus: { text?: string; emoji?: string; expiresAt?: string } | null;
-  lastSeen: string | null;
-}
+import { roomMembers, type RoomMember } from "../../lib/sql/admin.js";
 
 export default class Members extends RealtimeCommand {
   static summary = "List a room's members with their presence.";
@@ -20,11 +12,9 @@ export default class Members extends RealtimeCommand {
     room: Args.string({ description: "room name", required: true }),
   };
 
-  async run(): Promise<MemberJson[]> {
+  async run(): Promise<RoomMember[]> {
     const { args } = await this.parse(Members);
-    const members = await withDb(this.settings, (db) =>
-      db.value<MemberJson[]>("room_members", "select realtime_room_members_json(realtime_find_room($1)) as v", [args.room]),
-    );
+    const members = await withDb(this.settings, (db) => roomMembers(db, args.room));
     this.table(
       members,
       [

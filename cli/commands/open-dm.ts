@@ -1,7 +1,7 @@
 import { Args } from "@oclif/core";
 import { RealtimeCommand } from "../lib/base.js";
 import { withDb } from "../lib/database.js";
-import type { RoomJson } from "./create-room.js";
+import { openDm, type Room } from "../../lib/sql/admin.js";
 
 export default class OpenDm extends RealtimeCommand {
   static summary = "Open the direct-message room of two users.";
@@ -14,11 +14,9 @@ export default class OpenDm extends RealtimeCommand {
     userB: Args.string({ description: "second user id", required: true }),
   };
 
-  async run(): Promise<RoomJson> {
+  async run(): Promise<Room> {
     const { args } = await this.parse(OpenDm);
-    const room = await withDb(this.settings, (db) =>
-      db.value<RoomJson>("open_dm", "select realtime_open_dm($1, $2) as v", [args.userA, args.userB]),
-    );
+    const room = await withDb(this.settings, (db) => openDm(db, args.userA, args.userB));
     this.log(`DM room ${room.name} (${args.userA}, ${args.userB}).`);
     return room;
   }

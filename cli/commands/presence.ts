@@ -1,10 +1,8 @@
 import { Args } from "@oclif/core";
 import { RealtimeCommand } from "../lib/base.js";
 import { withDb } from "../lib/database.js";
+import { getPresence, type Presence as UserPresence } from "../../lib/sql/admin.js";
 import { CliError } from "../lib/errors.js";
-import type { MemberJson } from "./members.js";
-
-export type PresenceJson = Pick<MemberJson, "userId" | "status" | "customStatus" | "lastSeen">;
 
 export default class Presence extends RealtimeCommand {
   static summary = "Show the presence of users.";
@@ -16,13 +14,11 @@ export default class Presence extends RealtimeCommand {
     users: Args.string({ description: "user ids", required: true }),
   };
 
-  async run(): Promise<PresenceJson[]> {
+  async run(): Promise<UserPresence[]> {
     const { argv } = await this.parse(Presence);
     const users = argv as string[];
     if (users.length > 100) throw new CliError("at most 100 users at a time", 2);
-    const presence = await withDb(this.settings, (db) =>
-      db.value<PresenceJson[]>("get_presence", "select realtime_get_presence($1::text[]) as v", [users]),
-    );
+    const presence = await withDb(this.settings, (db) => getPresence(db, users));
     this.table(
       presence,
       [

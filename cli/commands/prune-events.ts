@@ -1,7 +1,8 @@
 import { Flags } from "@oclif/core";
 import { RealtimeCommand } from "../lib/base.js";
 import { withDb } from "../lib/database.js";
-import { formatDuration, parseDuration, toInterval } from "../lib/duration.js";
+import { pruneEventLog } from "../../lib/sql/admin.js";
+import { formatDuration, parseDuration } from "../lib/duration.js";
 
 export default class PruneEvents extends RealtimeCommand {
   static summary = "Delete old events from the event log.";
@@ -16,9 +17,7 @@ export default class PruneEvents extends RealtimeCommand {
   async run(): Promise<{ deleted: number; olderThan: string }> {
     const { flags } = await this.parse(PruneEvents);
     const ms = flags["older-than"] ? parseDuration(flags["older-than"], "--older-than") : this.settings.eventRetentionMs;
-    const deleted = await withDb(this.settings, (db) =>
-      db.value<number>("prune_events", "select realtime_prune_events($1::interval) as v", [toInterval(ms)]),
-    );
+    const deleted = await withDb(this.settings, (db) => pruneEventLog(db, ms));
     const age = formatDuration(ms);
     this.log(`Deleted ${deleted} event${deleted === 1 ? "" : "s"} older than ${age}.`);
     return { deleted: Number(deleted), olderThan: age };

@@ -1,6 +1,7 @@
 import { Args } from "@oclif/core";
 import { RealtimeCommand } from "../lib/base.js";
 import { withDb } from "../lib/database.js";
+import { removeMember } from "../../lib/sql/admin.js";
 
 export default class RemoveMember extends RealtimeCommand {
   static summary = "Remove a user from a room.";
@@ -15,9 +16,7 @@ export default class RemoveMember extends RealtimeCommand {
 
   async run(): Promise<{ room: string; userId: string; removed: boolean }> {
     const { args } = await this.parse(RemoveMember);
-    const removed = await withDb(this.settings, (db) =>
-      db.value<boolean>("remove_member", "select realtime_remove_member($1, $2) as v", [args.room, args.user]),
-    );
+    const removed = await withDb(this.settings, (db) => removeMember(db, args.room, args.user));
     this.log(removed ? `Removed ${args.user} from ${args.room}.` : `${args.user} is not a member of ${args.room}.`);
     return { room: args.room, userId: args.user, removed };
   }

@@ -1,15 +1,7 @@
 import { Flags } from "@oclif/core";
 import { RealtimeCommand } from "../lib/base.js";
 import { withDb } from "../lib/database.js";
-
-export interface RoomRow {
-  name: string;
-  type: string;
-  visibility: string;
-  memberCount: number;
-  onlineCount: number;
-  createdAt: Date;
-}
+import { listRooms, type RoomRow } from "../../lib/sql/admin.js";
 
 export default class Rooms extends RealtimeCommand {
   static summary = "List rooms with their member and online counts.";
@@ -27,17 +19,7 @@ export default class Rooms extends RealtimeCommand {
 
   async run(): Promise<RoomRow[]> {
     const { flags } = await this.parse(Rooms);
-    const rows = await withDb(this.settings, (db) =>
-      db.query<RoomRow>(
-        "rooms",
-        `select name, type, visibility, member_count as "memberCount", online_count as "onlineCount", created_at as "createdAt"
-         from realtime_room_stats
-         where $1::text is null or type = $1
-         order by "memberCount" desc, name
-         limit $2`,
-        [flags.type ?? null, flags.limit],
-      ),
-    );
+    const rows = await withDb(this.settings, (db) => listRooms(db, { type: flags.type, limit: flags.limit }));
     this.table(
       rows,
       [

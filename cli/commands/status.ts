@@ -9,6 +9,7 @@ import {
   type ServerCheck,
 } from "../lib/checks.js";
 import { formatDuration } from "../lib/duration.js";
+import type { NodeStatus } from "../../lib/sql/admin.js";
 
 export interface StatusJson {
   config: Record<string, string>;
@@ -41,10 +42,21 @@ function serverLine(server: ServerCheck): string {
   return parts.join(", ");
 }
 
+/** The relay nodes as the database judges them (each by the stale-after it declared). */
+function nodesLine(nodes: NodeStatus[]): string {
+  const by = (state: NodeStatus["state"]) => nodes.filter((n) => n.state === state).map((n) => n.nodeId);
+  const alive = by("alive");
+  const silent = by("silent");
+  if (alive.length === 0 && silent.length === 0) return "none running";
+  const parts = [`${alive.length} alive${alive.length ? ` (${alive.join(", ")})` : ""}`];
+  if (silent.length) parts.push(`${silent.length} silent past their stale-after (${silent.join(", ")})`);
+  return parts.join(", ");
+}
+
 export default class Status extends RealtimeCommand {
   static summary = "Show configuration, database, Redis and server status.";
   static description =
-    "Prints the configuration (secrets masked), whether the database and Redis are reachable, the schema version, and every server running from this directory " +
+    "Prints the configuration (secrets masked), whether the database and Redis are reachable, the schema version, the relay nodes the database judges alive (each by the stale-after it declared), and every server running from this directory " +
     "(their pid files in <data dir>/run/ and GET /health on the URL each server recorded there; REALTIME_PORT is probed too). " +
     "The embedded database's port and the servers' URLs come from what the running server wrote, so this shell needs none of its settings.";
   static examples = ["<%= config.bin %> <%= command.id %>", "<%= config.bin %> <%= command.id %> --json"];
@@ -78,6 +90,7 @@ export default class Status extends RealtimeCommand {
         : `unreachable at ${redis.url} (${redis.detail})`;
     const labelWidth = 10;
     this.log(`${"Database".padEnd(labelWidth)}${dbLine}`);
+    if (database.nodes) this.log(`${"Nodes".padEnd(labelWidth)}${nodesLine(database.nodes)}`);
     this.log(`${"Redis".padEnd(labelWidth)}${redisLine}`);
     for (const [i, server] of servers.entries()) {
       this.log(`${(i === 0 ? (servers.length > 1 ? "Servers" : "Server") : "").padEnd(labelWidth)}${serverLine(server)}`);

@@ -40,16 +40,18 @@ export default class Token extends RealtimeCommand {
       const { loadOrCreateDevSecret } = await import("../../lib/embedded.js");
       secret = loadOrCreateDevSecret(config.dataDir);
     }
-    const algorithm = config.jwtAlgorithms.find((a) => a.startsWith("HS")) ?? "HS256";
-    const { default: jwt } = await import("jsonwebtoken");
-    const nowSec = Math.floor(Date.now() / 1000);
-    const exp = nowSec + Math.max(1, Math.round(ttlMs / 1000));
-    const claims: Record<string, unknown> = { sub: args.user, iat: nowSec, exp };
-    if (flags.role?.length) claims.roles = flags.role;
-    if (config.jwtAudience) claims.aud = config.jwtAudience;
-    if (config.jwtIssuer) claims.iss = config.jwtIssuer;
-    const token = jwt.sign(claims, secret, { algorithm: algorithm as "HS256" | "HS384" | "HS512" });
+    const algorithm = (config.jwtAlgorithms.find((a) => a.startsWith("HS")) ?? "HS256") as "HS256" | "HS384" | "HS512";
+    const { mintToken } = await import("../../lib/token.js");
+    const { token, expiresAt } = mintToken({
+      userId: args.user,
+      secret,
+      algorithm,
+      ttlMs,
+      roles: flags.role,
+      audience: config.jwtAudience,
+      issuer: config.jwtIssuer,
+    });
     this.log(token);
-    return { token, userId: args.user, expiresAt: new Date(exp * 1000).toISOString() };
+    return { token, userId: args.user, expiresAt };
   }
 }

@@ -1,8 +1,9 @@
 // Checks shared by init and status: configuration summary (secrets masked), database, Redis, server.
 import type { Config } from "../../lib/config.js";
-import { runningEmbedded } from "./database.js";
+import type { NodeStatus } from "../../lib/sql/admin.js";
+import { runningEmbedded, withDbAt } from "./database.js";
 import { formatDuration } from "./duration.js";
-import { describeDbError, type DbTarget } from "./errors.js";
+import type { DbTarget } from "./errors.js";
 import { maskSecret, maskUrl } from "../../lib/mask.js";
 import { checkRedis, type RedisCheck } from "./redis.js";
 import { baseUrl, listServers, pidFile, probeHealth, serverName } from "./server.js";
@@ -46,6 +47,8 @@ export interface DatabaseCheck {
   running?: boolean;
   server?: string;
   schemaVersion?: string | null;
+  /** The relay nodes the database knows, each judged alive in SQL by its own declared stale-after. */
+  nodes?: NodeStatus[];
   error?: string;
 }
 
@@ -62,28 +65,17 @@ export async function checkDatabase(config: Readonly<Config>): Promise<DatabaseC
   }
   const result: DatabaseCheck = { url: maskUrl(target.url), embedded: target.embedded, reachable: false };
   if (target.embedded) result.port = Number(new URL(target.url).port);
-  const { default: pg } = await import("pg");
-  const client = new pg.Client({ connectionString: target.url, connectionTimeoutMillis: 5000, application_name: "realtime-cli" });
-  client.on("error", () => {});
+  const { schemaVersion } = await import("../../lib/migrate.js");
+  const { listNodes, serverVersion } = await import("../../lib/sql/admin.js");
   try {
-    await client.connect();
-    const { rows } = await client.query<{ version: string }>("select current_setting('server_version') as version");
-    result.reachable = true;
-    result.server = `PostgreSQL ${rows[0].version}`;
-    try {
-      const v = await client.query<{ filename: string }>(
-        "select filename from graphile_migrate.migrations order by date desc, filename desc limit 1",
-      );
-      result.schemaVersion = v.rows[0]?.filename ?? null;
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code !== "42P01" && code !== "3F000") throw err;
-      result.schemaVersion = null;
-    }
+    await withDbAt(target, async (db) => {
+      result.server = `PostgreSQL ${await serverVersion(db)}`;
+      result.reachable = true;
+      result.schemaVersion = await schemaVersion(db.pool);
+      if (result.schemaVersion !== null) result.nodes = await listNodes(db);
+    });
   } catch (err) {
-    result.error = describeDbError(err, target).message;
-  } finally {
-    await client.end().catch(() => {});
+    result.error = (err as Error).message;
   }
   return result;
 }

@@ -2,14 +2,8 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Config } from "../../lib/config.js";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** The package root: cli/lib in source, dist/cli/lib when built. */
-export const PACKAGE_ROOT =
-  path.basename(path.resolve(here, "../..")) === "dist" ? path.resolve(here, "../../..") : path.resolve(here, "../..");
-export const BIN_RUN = path.join(PACKAGE_ROOT, "bin", "run.js");
+import { commandLine, isAlive } from "../../lib/process.js";
 
 // Several relays can run from one directory (README "Several relays"): each has its own files in
 // <data dir>/run/, named after its node (REALTIME_NODE_ID, or port-<REALTIME_PORT> without one):
@@ -74,33 +68,15 @@ export function readPid(file: string): number | undefined {
   }
 }
 
-/** True when the process exists and is not a zombie waiting to be reaped. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as { code?: string }).code === "EPERM";
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return true; // no /proc (macOS): kill(0) is the answer
-  }
-}
-
 /**
  * False when the process is known to be something other than `realtime server start` (a pid file
  * outliving a reboot may name a recycled pid). True when it cannot tell (no /proc).
  */
 export function isServerProcess(pid: number): boolean {
-  try {
-    const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    const i = args.indexOf("server");
-    return i >= 0 && args[i + 1] === "start";
-  } catch {
-    return true;
-  }
+  const args = commandLine(pid);
+  if (!args) return true;
+  const i = args.indexOf("server");
+  return i >= 0 && args[i + 1] === "start";
 }
 
 /** The pid in the named server's pid file when that process is a live server; removes stale files. */
@@ -229,8 +205,4 @@ export function tailLines(file: string, lines: number): string[] {
   } finally {
     fs.closeSync(fd);
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -6,7 +6,7 @@ import jwt from "jsonwebtoken";
 import { Config, settings } from "@oclif/core";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { scramVerifier } from "../../cli/lib/relay-role.js";
+import { scramVerifier } from "../../lib/relay-role.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { databaseUrl, TEST_ROOT_DATABASE_URL } from "../helpers/env.js";
 import { CLI_JWT_SECRET } from "../helpers/tokens.js";

@@ -3,7 +3,8 @@ import { Args, Flags } from "@oclif/core";
 import { prettyLine, wantsPretty } from "../../../lib/logger.js";
 import { RealtimeCommand } from "../../lib/base.js";
 import { CliError } from "../../lib/errors.js";
-import { listServers, runDir, sleep, tailLines } from "../../lib/server.js";
+import { sleep } from "../../../lib/process.js";
+import { listServers, runDir, tailLines } from "../../lib/server.js";
 
 export default class ServerLogs extends RealtimeCommand {
   static summary = "Show the servers' logs (all of them, or one with --node).";

@@ -3,8 +3,9 @@ import fs from "node:fs";
 import { Flags } from "@oclif/core";
 import { RealtimeCommand } from "../../lib/base.js";
 import { CliError, describeDbError, isDatabaseError } from "../../lib/errors.js";
+import { BIN_RUN } from "../../../lib/paths.js";
+import { sleep } from "../../../lib/process.js";
 import {
-  BIN_RUN,
   baseUrl,
   livePid,
   logFile,
@@ -13,7 +14,6 @@ import {
   removeRunFiles,
   runDir,
   serverName,
-  sleep,
   tailLines,
   writePidFile,
   writeState,

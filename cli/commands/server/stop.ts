@@ -1,7 +1,8 @@
 import { Flags } from "@oclif/core";
 import { RealtimeCommand } from "../../lib/base.js";
 import { CliError } from "../../lib/errors.js";
-import { isAlive, listServers, removeRunFiles, runDir, sleep, type ServerInstance } from "../../lib/server.js";
+import { isAlive, sleep } from "../../../lib/process.js";
+import { listServers, removeRunFiles, runDir, type ServerInstance } from "../../lib/server.js";
 
 export interface StoppedServer {
   node: string;

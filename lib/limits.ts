@@ -1,0 +1,57 @@
+// The limits on what is stored live in the database (functions/limits.sql). A relay reads them at
+// start; REALTIME_MAX_MESSAGE_LENGTH, from before they moved there, still works: when it is set and
+// differs from the database's value, start writes it there (realtime_set_limits) and says so; a
+// least-privilege relay role may not, and start then stops with one line naming the CLI command.
+import type { Config } from "./config.js";
+import { readLimits, setLimits, type LimitKey, type Limits } from "./sql/limits.js";
+import type { SqlClient } from "./sql/client.js";
+
+const ENV_NAMES: Record<LimitKey, string | undefined> = {
+  maxMessageLength: "REALTIME_MAX_MESSAGE_LENGTH",
+  maxMessageMetadataBytes: undefined,
+  maxCustomStatusText: undefined,
+  maxCustomStatusEmoji: undefined,
+};
+
+export class LimitsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LimitsError";
+  }
+}
+
+/**
+ * Reads the database's limits, first writing those set in the environment (config.limitsFromEnv)
+ * when they differ. log receives one line per limit written. Throws a LimitsError (one line) when
+ * this role may not change them.
+ */
+export async function applyConfiguredLimits(
+  db: SqlClient,
+  config: Pick<Readonly<Config>, "limitsFromEnv">,
+  log: (message: string) => void,
+): Promise<Limits> {
+  const current = await readLimits(db);
+  const changes: Partial<Record<LimitKey, number>> = {};
+  for (const [key, value] of Object.entries(config.limitsFromEnv) as [LimitKey, number | undefined][]) {
+    if (value !== undefined && current[key] !== value) changes[key] = value;
+  }
+  if (Object.keys(changes).length === 0) return current;
+  let limits: Limits;
+  try {
+    limits = await setLimits(db, changes);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "42501") throw err;
+    const [key, value] = Object.entries(changes)[0];
+    throw new LimitsError(
+      `${ENV_NAMES[key as LimitKey]}=${value} but the database's ${key} is ${current[key as LimitKey]}, and this role may not change it: ` +
+        `run \`npx realtime limits set ${key} ${value}\` with the schema owner's DATABASE_URL, or unset ${ENV_NAMES[key as LimitKey]}`,
+    );
+  }
+  for (const [key, value] of Object.entries(changes)) {
+    log(
+      `${ENV_NAMES[key as LimitKey]}=${value}: the database now holds ${key} ${value} for every caller (was ${current[key as LimitKey]}); ` +
+        "`npx realtime limits` shows the limits, and the variable may be removed",
+    );
+  }
+  return limits;
+}
