@@ -2,16 +2,10 @@
 // jittered backoff; after coming back it calls onReconnect so the relay re-reads what it may have
 // missed (notifications sent while disconnected are lost).
 import pgListen, { type Subscriber } from "pg-listen";
-import { NOTIFY_CHANNEL } from "../protocol/index.js";
+import { NOTIFY_CHANNEL, type Notification } from "../protocol/index.js";
 import type { Logger } from "../lib/logger.js";
 
 const createSubscriber = pgListen.default;
-
-export interface Notification {
-  v: number;
-  kind: string;
-  [key: string]: unknown;
-}
 
 const backoff = (attempt: number) => Math.min(5000, 250 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
 

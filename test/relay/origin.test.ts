@@ -1,7 +1,7 @@
 // Browser origins on every transport (same-origin always, plus REALTIME_CORS_ORIGIN), and the demo
 // token endpoint limited to this machine when the server signs with its development secret.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { originAllowed } from "../../relay/server.js";
+import { originAllowed } from "../../relay/origin.js";
 import { uid } from "../helpers/names.js";
 import { spawnRelay } from "../helpers/processes.js";
 import { startRelay, type TestRelay } from "../helpers/relay.js";

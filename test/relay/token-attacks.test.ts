@@ -9,7 +9,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../lib/config.js";
-import { roomKey } from "../../relay/server.js";
+import { roomKey } from "../../relay/sockets.js";
 import { createRoom } from "../helpers/db.js";
 import { uid } from "../helpers/names.js";
 import { startRelay, type TestRelay } from "../helpers/relay.js";

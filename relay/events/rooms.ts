@@ -1,0 +1,51 @@
+// room:join and room:leave. SQL decides who may join (realtime_join_room); the socket joins the
+// Socket.io room only after SQL said yes. Membership changes reach other sockets as NOTIFY (delivery.ts).
+import * as sql from "../../lib/sql/index.js";
+import { RealtimeError } from "../../protocol/index.js";
+import { roomKey, type RelaySocket } from "../sockets.js";
+import type { EventHandlers } from "./context.js";
+
+function roomCount(socket: RelaySocket): number {
+  let n = 0;
+  for (const key of socket.rooms) if (key.startsWith("room:")) n++;
+  return n;
+}
+
+export const roomEvents: EventHandlers<"room:join" | "room:leave"> = {
+  async "room:join"({ roomName, since }, { ctx, socket }) {
+    const { config } = ctx;
+    const id = socket.data.identity;
+    // Joins in flight count toward the room cap, so concurrent joins cannot overshoot it.
+    const joining = socket.data.joining ?? 0;
+    if (!socket.rooms.has(roomKey(roomName)) && roomCount(socket) + joining >= config.maxRoomsPerSocket) {
+      throw new RealtimeError("LIMIT_EXCEEDED", `this connection is in ${config.maxRoomsPerSocket} rooms, the most it may join`, { limit: "roomsPerSocket" });
+    }
+    socket.data.joining = joining + 1;
+    let result;
+    try {
+      result = await sql.joinRoom(ctx.db, {
+        roomName,
+        userId: id.anonymous ? null : id.userId,
+        anonymous: id.anonymous,
+        autoCreate: config.autoCreateRooms,
+        since: since ?? null,
+        replayLimit: config.replayLimit,
+      });
+      await socket.join(roomKey(roomName));
+    } finally {
+      socket.data.joining!--;
+    }
+    ctx.eventLog.record("join", id.anonymous ? null : id.userId, roomName, { socketId: socket.id });
+    return result;
+  },
+
+  async "room:leave"({ roomName }, { ctx, socket }) {
+    const id = socket.data.identity;
+    let left = false;
+    if (!id.anonymous) left = await sql.leaveRoom(ctx.db, roomName, id.userId);
+    // The member notification moves every socket of the user out; this one leaves now.
+    await socket.leave(roomKey(roomName));
+    ctx.eventLog.record("leave", id.anonymous ? null : id.userId, roomName, { socketId: socket.id });
+    return { roomName, left };
+  },
+};

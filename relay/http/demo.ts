@@ -1,0 +1,97 @@
+// The demo page (GET /, files in relay/demo/ served as they are): a small chat client on the real
+// socket.io client, for a first look at the server and as a manual test tool. Off with
+// REALTIME_DEMO=false and by default in production. Tokens: the page mints one through
+// POST /demo/token only when the server signs with its own development secret (embedded mode) or
+// REALTIME_DEMO_TOKENS=true; otherwise paste a token.
+import { existsSync, readFileSync } from "node:fs";
+import type http from "node:http";
+import { fileURLToPath } from "node:url";
+import jwt from "jsonwebtoken";
+import { json } from "./json.js";
+
+export interface DemoOptions {
+  /** The HS256 secret the page may mint tokens with; undefined: it may not. */
+  tokenSecret: string | undefined;
+  /** REALTIME_DEMO_TOKENS: clients other than this machine's may mint tokens. */
+  tokensForAnyone: boolean;
+}
+
+/** relay/demo/, from the sources (relay/http/) or from the build (dist/relay/http/). */
+function demoDirectory(): string {
+  for (const candidate of ["../demo/", "../../../relay/demo/"]) {
+    const dir = fileURLToPath(new URL(candidate, import.meta.url));
+    if (existsSync(`${dir}index.html`)) return dir;
+  }
+  throw new Error("the demo page's files (relay/demo/) are missing");
+}
+
+const FILES: Record<string, { file: string; type: string }> = {
+  "/": { file: "index.html", type: "text/html; charset=utf-8" },
+  "/demo/demo.js": { file: "demo.js", type: "text/javascript; charset=utf-8" },
+  "/demo/demo.css": { file: "demo.css", type: "text/css; charset=utf-8" },
+};
+let cache: Map<string, Buffer> | undefined;
+
+function demoFile(name: string): Buffer {
+  cache ??= new Map();
+  let body = cache.get(name);
+  if (!body) {
+    body = readFileSync(demoDirectory() + name);
+    cache.set(name, body);
+  }
+  return body;
+}
+
+async function readBody(req: http.IncomingMessage, limit = 4096): Promise<string> {
+  let body = "";
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > limit) throw new Error("body too large");
+  }
+  return body;
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return address === "127.0.0.1" || address === "::1" || address === "::ffff:127.0.0.1";
+}
+
+/** Serves the demo routes; returns false for other paths. */
+export async function serveDemo(options: DemoOptions, url: URL, req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
+  const file = FILES[url.pathname];
+  if (file && req.method === "GET") {
+    res.writeHead(200, { "content-type": file.type, "cache-control": "no-store" });
+    res.end(demoFile(file.file));
+    return true;
+  }
+  if (url.pathname === "/favicon.ico") {
+    res.writeHead(204).end();
+    return true;
+  }
+  if (url.pathname === "/demo/token" && req.method === "POST") {
+    const secret = options.tokenSecret;
+    if (!secret) {
+      json(res, 403, { error: { code: "FORBIDDEN", message: "this server does not mint demo tokens; paste a token" } });
+      return true;
+    }
+    // With the generated development secret, only this machine may mint tokens: the server listens
+    // on all interfaces by default, and a token from here is anyone's identity.
+    if (!options.tokensForAnyone && !isLoopback(req.socket.remoteAddress)) {
+      json(res, 403, { error: { code: "FORBIDDEN", message: "demo tokens are minted for local clients only (REALTIME_DEMO_TOKENS=true allows others)" } });
+      return true;
+    }
+    let userId: unknown;
+    try {
+      userId = JSON.parse(await readBody(req)).userId;
+    } catch {
+      json(res, 400, { error: { code: "BAD_REQUEST", message: "send {\"userId\": \"name\"}" } });
+      return true;
+    }
+    if (typeof userId !== "string" || !/^[A-Za-z0-9_.@-]{1,64}$/.test(userId)) {
+      json(res, 400, { error: { code: "BAD_REQUEST", message: "userId must be 1 to 64 letters, digits or _.@-" } });
+      return true;
+    }
+    json(res, 200, { token: jwt.sign({ sub: userId }, secret, { algorithm: "HS256", expiresIn: "12h" }) });
+    return true;
+  }
+  return false;
+}
