@@ -1,7 +1,7 @@
 // A joined room: members with presence, messages exactly once in id order across reconnects,
 // typing, sends and history.
 import { Emitter } from "./emitter.js";
-import { RealtimeError } from "./errors.js";
+import { RealtimeError, isTransient } from "./errors.js";
 import { newClientMessageId } from "./ids.js";
 import type { RequestOptions } from "./outbox.js";
 import { MessageSequencer } from "./resume.js";
@@ -186,7 +186,15 @@ export class Room extends Emitter<RoomEvents> {
         if (generation !== this.joinGeneration || this.state === "left") return;
         // Lost with the connection: the next authenticated joins again.
         if (err.code === "UNAVAILABLE" && /connection was lost/.test(err.message)) return;
-        if (err.code === "TIMEOUT" || err.code === "CLOSED") return;
+        if (err.code === "CLOSED") return;
+        // No answer, or the server was busy past the retries: try again while connected; a re-join is
+        // never given up for a passing reason.
+        if (err.code === "TIMEOUT" || (isTransient(err.code) && !this.firstJoin)) {
+          setTimeout(() => {
+            if (generation === this.joinGeneration) this.join();
+          }, 1000);
+          return;
+        }
         if (this.firstJoin) {
           const first = this.firstJoin;
           this.firstJoin = undefined;
