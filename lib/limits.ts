@@ -40,7 +40,9 @@ export async function applyConfiguredLimits(
   try {
     limits = await setLimits(db, changes);
   } catch (err) {
-    if ((err as { code?: string }).code !== "42501") throw err;
+    // lib/db.ts's Db maps the error to the protocol's codes and keeps PostgreSQL's as its cause.
+    const sqlState = (err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code;
+    if (sqlState !== "42501") throw err;
     const [key, value] = Object.entries(changes)[0];
     throw new LimitsError(
       `${ENV_NAMES[key as LimitKey]}=${value} but the database's ${key} is ${current[key as LimitKey]}, and this role may not change it: ` +

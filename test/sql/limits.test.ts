@@ -1,6 +1,8 @@
 // Limits on what is stored (functions/limits.sql): one row in realtime_limits, read by the sending
 // and presence rules, so a psql caller is refused exactly as the relay is.
 import { afterEach, describe, expect, it } from "vitest";
+import { Db } from "../../lib/db.js";
+import { applyConfiguredLimits, LimitsError } from "../../lib/limits.js";
 import { uid } from "../helpers/names.js";
 import { expectSqlError, useDatabase } from "./support.js";
 
@@ -153,5 +155,48 @@ describe("presence, as a psql caller", () => {
       "RT400",
       /text, emoji and expiresAt only/,
     );
+  });
+});
+
+describe("REALTIME_MAX_MESSAGE_LENGTH at relay start (lib/limits.ts applyConfiguredLimits)", () => {
+  async function withDb<T>(fn: (db: Db) => Promise<T>, role?: string): Promise<T> {
+    const db = new Db({ connectionString: ctx.db.url, max: 1, applicationName: "limits-test" });
+    try {
+      if (role) await db.query("set_role", `set role ${role}`);
+      return await fn(db);
+    } finally {
+      await db.close();
+    }
+  }
+
+  it("reads the limits unchanged when the variable is unset or equal, and says nothing", async () => {
+    const lines: string[] = [];
+    const unset = await withDb((db) => applyConfiguredLimits(db, { limitsFromEnv: {} }, (l) => lines.push(l)));
+    const equal = await withDb((db) => applyConfiguredLimits(db, { limitsFromEnv: { maxMessageLength: 10000 } }, (l) => lines.push(l)));
+
+    expect(unset.maxMessageLength).toBe(10000);
+    expect(equal.maxMessageLength).toBe(10000);
+    expect(lines).toEqual([]);
+  });
+
+  it("writes a different value to the database as the owner and says so in one line", async () => {
+    const lines: string[] = [];
+    const limits = await withDb((db) => applyConfiguredLimits(db, { limitsFromEnv: { maxMessageLength: 2000 } }, (l) => lines.push(l)));
+
+    expect(limits.maxMessageLength).toBe(2000);
+    expect((await ctx.db.v("select realtime_limits() as v")).maxMessageLength).toBe(2000);
+    expect(lines).toEqual([expect.stringMatching(/^REALTIME_MAX_MESSAGE_LENGTH=2000: the database now holds maxMessageLength 2000 for every caller \(was 10000\)/)]);
+  });
+
+  it("as the relay role, refuses with one line naming the CLI command, and changes nothing", async () => {
+    const err = await withDb(
+      (db) => applyConfiguredLimits(db, { limitsFromEnv: { maxMessageLength: 2000 } }, () => {}).then(() => null, (e: Error) => e),
+      "realtime_relay",
+    );
+
+    expect(err).toBeInstanceOf(LimitsError);
+    expect(err!.message).toMatch(/^REALTIME_MAX_MESSAGE_LENGTH=2000 but the database's maxMessageLength is 10000, and this role may not change it: run `npx realtime limits set maxMessageLength 2000`/);
+    expect(err!.message).not.toContain("\n");
+    expect((await ctx.db.v("select realtime_limits() as v")).maxMessageLength).toBe(10000);
   });
 });
