@@ -202,6 +202,34 @@ describe("SDK: tokens", () => {
     expect(m.userId).toBe(a.userId);
   }, 30_000);
 
+  it("when refreshes are refused and the token expires, the SDK reconnects with a fresh token after TOKEN_EXPIRED", async () => {
+    const userId = uniq("alice");
+    const room = await publicRoom("expired");
+    const states: string[] = [];
+    const errors: string[] = [];
+    // While connected the function hands out a token of another user, which auth:refresh refuses.
+    const c: RealtimeClient = new RealtimeClient({
+      url: relay.url,
+      token: (): string => (c.state === "connected" ? sign(uniq("mallory"), 3) : sign(userId, 3)),
+      reconnectDelayMs: 100,
+      socket: { transports: ["websocket"] },
+    });
+    c.on("state", (s) => states.push(s));
+    c.on("error", (e) => errors.push(e.code));
+    try {
+      await c.connect();
+      const r = await c.join(room);
+      // exp 3 s plus the server's 5 s of clock tolerance.
+      await waitFor(() => errors.includes("TOKEN_EXPIRED"), 15_000, "TOKEN_EXPIRED");
+      await waitFor(() => c.state === "connected" && r.joined, 5000, "back with a fresh token");
+      expect(errors).toContain("UNAUTHORIZED");
+      expect(states).toEqual(["connecting", "connected", "reconnecting", "connected"]);
+      expect((await r.send("after expiry")).userId).toBe(userId);
+    } finally {
+      c.close();
+    }
+  }, 30_000);
+
   it("a token function is called again for the handshake of a reconnect", async () => {
     const a = client(uniq("alice"));
     await a.client.connect();
