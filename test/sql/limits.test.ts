@@ -2,6 +2,7 @@
 // and presence rules, so a psql caller is refused exactly as the relay is.
 import { afterEach, describe, expect, it } from "vitest";
 import { Db } from "../../lib/db.js";
+import { PRESENCE_STATUSES } from "../../protocol/events.js";
 import { applyConfiguredLimits, LimitsError } from "../../lib/limits.js";
 import { uid } from "../helpers/names.js";
 import { expectSqlError, useDatabase } from "./support.js";
@@ -111,8 +112,9 @@ describe("message content and metadata, as a psql caller", () => {
 });
 
 describe("presence, as a psql caller", () => {
-  it("refuses a status outside realtime_presence_statuses() (RT400)", async () => {
+  it("refuses a status outside realtime_presence_statuses() (RT400), the list the protocol's type names", async () => {
     expect(await ctx.db.v("select realtime_presence_statuses() as v")).toEqual(DEFAULTS.statuses);
+    expect([...PRESENCE_STATUSES]).toEqual(DEFAULTS.statuses);
     await expectSqlError(
       ctx.db.q("select realtime_set_presence($1, 'dancing')", [uid("u")]),
       "RT400",
