@@ -1,4 +1,5 @@
 import { Flags } from "@oclif/core";
+import { PRESENCE_STATUSES } from "../../protocol/index.js";
 import { clusterStats, type ClusterNode, type ClusterStats } from "../../lib/sql/cluster.js";
 import { RealtimeCommand } from "../lib/base.js";
 import { withDb } from "../lib/database.js";
@@ -41,7 +42,7 @@ export default class Stats extends RealtimeCommand {
       `Connections  ${connections.total} open: ${connections.authenticated} authenticated (${connections.users} users), ${connections.anonymous} anonymous`,
     );
     this.log(`Rooms        ${rooms.total}${byType(rooms.byType)}, ${stats.members} active memberships`);
-    this.log(`Presence     ${Object.entries(presence).map(([k, v]) => `${k} ${v}`).join(", ")} (${stats.usersOnline} online)`);
+    this.log(`Presence     ${PRESENCE_STATUSES.map((s) => `${s} ${presence[s] ?? 0}`).join(", ")}`);
     this.log(`Typing       ${stats.typing} typing now`);
     this.log(`Events       ${events.total} in the last ${events.since}${byType(events.byType)}`);
     this.log("");
