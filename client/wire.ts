@@ -21,7 +21,7 @@ export type {
 export type { ErrorCode } from "../protocol/errors.js";
 import type { Message } from "../protocol/events.js";
 
-/** The answer of room:history: a page of older messages, oldest first. */
+/** The answer of room:history: a page of older messages, oldest first (RoomHistoryResult). */
 export interface HistoryResult {
   messages: Message[];
   /** Older messages remain: page on with `before` = the first message's id. */

@@ -33,6 +33,13 @@ export interface RoomJoinPayload {
 export interface RoomLeavePayload {
   roomName: string;
 }
+export interface RoomHistoryPayload {
+  roomName: string;
+  /** Messages with an id below this (absent: the newest). */
+  before?: number;
+  /** At most this many, 1 to 1000 (default 50). */
+  limit?: number;
+}
 export interface MessageSendPayload {
   roomName: string;
   content: string;
@@ -102,6 +109,12 @@ export interface RoomJoinResult {
   typing: { userId: string; threadId: string | null }[];
   replay?: Replay;
 }
+export interface RoomHistoryResult {
+  /** Oldest first. */
+  messages: Message[];
+  /** Older messages remain: page on with `before` = the first message's id. */
+  hasMore: boolean;
+}
 export interface RoomLeaveResult {
   roomName: string;
   left: boolean;
@@ -152,6 +165,7 @@ export interface TypingEvent {
 export interface ClientToServerEvents {
   "room:join": (payload: RoomJoinPayload, ack?: AckCallback<RoomJoinResult>) => void;
   "room:leave": (payload: RoomLeavePayload, ack?: AckCallback<RoomLeaveResult>) => void;
+  "room:history": (payload: RoomHistoryPayload, ack?: AckCallback<RoomHistoryResult>) => void;
   "message:send": (payload: MessageSendPayload, ack?: AckCallback<Message>) => void;
   "typing:start": (payload: TypingPayload, ack?: AckCallback<TypingResult>) => void;
   "typing:stop": (payload: TypingPayload, ack?: AckCallback<TypingResult>) => void;

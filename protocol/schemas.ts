@@ -42,9 +42,17 @@ const customStatus: Rule<CustomStatus | null | undefined> = (v, field, options) 
 
 const typing = object({ roomName, threadId });
 
+/** room:history's page size: 1 to 1000. */
+const historyLimit: Rule<number> = (v, field, options) => {
+  const n = nonNegativeInteger(v, field, options);
+  if (n < 1 || n > 1000) bad(`${field} must be between 1 and 1000`);
+  return n;
+};
+
 export const clientEventSchemas = {
   "room:join": object({ roomName, since: optional(nonNegativeInteger) }),
   "room:leave": object({ roomName }),
+  "room:history": object({ roomName, before: optional(nonNegativeInteger), limit: optional(historyLimit) }),
   "message:send": object({
     roomName,
     content: string({ max: (o) => o.maxMessageLength }),

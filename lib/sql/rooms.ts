@@ -1,5 +1,5 @@
 // functions/rooms.sql and notify.sql: joining and leaving rooms, and the rooms of users.
-import type { RoomJoinResult } from "../../protocol/index.js";
+import type { RoomHistoryResult, RoomJoinResult } from "../../protocol/index.js";
 import type { SqlClient } from "./client.js";
 
 export interface JoinRoomRequest {
@@ -21,6 +21,20 @@ export function joinRoom(db: SqlClient, r: JoinRoomRequest): Promise<RoomJoinRes
     r.autoCreate,
     r.since,
     r.replayLimit,
+  ]);
+}
+
+/** A page of older messages (functions/history.sql): the newest `limit` below `before`, oldest first. */
+export function roomHistory(
+  db: SqlClient,
+  r: { roomName: string; userId: string | null; anonymous: boolean; before: number | null; limit: number },
+): Promise<RoomHistoryResult> {
+  return db.value<RoomHistoryResult>("room_history", "select realtime_room_history($1, $2, $3, $4, $5) as v", [
+    r.roomName,
+    r.userId,
+    r.before,
+    r.limit,
+    r.anonymous,
   ]);
 }
 

@@ -1,5 +1,6 @@
-// room:join and room:leave. SQL decides who may join (realtime_join_room); the socket joins the
-// Socket.io room only after SQL said yes. Membership changes reach other sockets as NOTIFY (delivery.ts).
+// room:join, room:leave and room:history. SQL decides who may join (realtime_join_room) and read
+// (realtime_room_history: whoever may join); the socket joins the Socket.io room only after SQL said
+// yes. Membership changes reach other sockets as NOTIFY (delivery.ts).
 import * as sql from "../../lib/sql/index.js";
 import { RealtimeError } from "../../protocol/index.js";
 import { roomKey, type RelaySocket } from "../sockets.js";
@@ -11,7 +12,7 @@ function roomCount(socket: RelaySocket): number {
   return n;
 }
 
-export const roomEvents: EventHandlers<"room:join" | "room:leave"> = {
+export const roomEvents: EventHandlers<"room:join" | "room:leave" | "room:history"> = {
   async "room:join"({ roomName, since }, { ctx, socket }) {
     const { config } = ctx;
     const id = socket.data.identity;
@@ -47,5 +48,16 @@ export const roomEvents: EventHandlers<"room:join" | "room:leave"> = {
     await socket.leave(roomKey(roomName));
     ctx.eventLog.record("leave", id.anonymous ? null : id.userId, roomName, { socketId: socket.id });
     return { roomName, left };
+  },
+
+  async "room:history"({ roomName, before, limit }, { ctx, socket }) {
+    const id = socket.data.identity;
+    return sql.roomHistory(ctx.db, {
+      roomName,
+      userId: id.anonymous ? null : id.userId,
+      anonymous: id.anonymous,
+      before: before ?? null,
+      limit: limit ?? 50,
+    });
   },
 };

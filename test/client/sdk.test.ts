@@ -253,6 +253,29 @@ describe("SDK: tokens", () => {
   });
 });
 
+describe("SDK: history", () => {
+  it("pages older messages with room:history, newest page first and each page oldest first", async () => {
+    const room = await publicRoom("history");
+    const a = client(uniq("alice"));
+    await a.client.connect();
+    const ra = await a.client.join(room);
+    const stored: number[] = [];
+    for (let i = 1; i <= 7; i++) stored.push((await ra.send(`h${i}`)).id);
+    const first = await ra.history({ limit: 3 });
+    expect(first.messages.map((m) => m.content)).toEqual(["h5", "h6", "h7"]);
+    expect(first.messages.map((m) => m.id)).toEqual(stored.slice(4));
+    expect(first.messages[0].clientMessageId).toEqual(expect.any(String));
+    expect(first.hasMore).toBe(true);
+    const second = await ra.history({ before: first.messages[0].id, limit: 3 });
+    expect(second.messages.map((m) => m.content)).toEqual(["h2", "h3", "h4"]);
+    const third = await ra.history({ before: second.messages[0].id, limit: 3 });
+    expect(third).toMatchObject({ hasMore: false });
+    expect(third.messages.map((m) => m.content)).toEqual(["h1"]);
+    expect((await ra.history()).messages).toHaveLength(7);
+    await expect(ra.history({ limit: 0 })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+  });
+});
+
 describe("SDK: close", () => {
   it("close() rejects pending sends with CLOSED and ends in disconnected", async () => {
     const room = await publicRoom("close");
