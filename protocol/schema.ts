@@ -6,6 +6,11 @@ import { RealtimeError } from "./errors.js";
 /** Limits that come from the server's configuration. */
 export interface SchemaOptions {
   maxMessageLength: number;
+  /**
+   * Called once the payload is known to be an object (with null), then after each field checked
+   * (with its name): lets a server refuse a call (anonymous, say) at the same point as before.
+   */
+  checkpoint?: (afterField: string | null) => void;
 }
 
 /** Checks one field of a payload; absent fields arrive as undefined. */
@@ -39,8 +44,12 @@ export function object<F extends Fields>(fields: F): Schema<Parsed<F>> {
   return {
     parse(value, options) {
       const p = asObject(value);
+      options.checkpoint?.(null);
       const out: Record<string, unknown> = {};
-      for (const [field, rule] of Object.entries(fields)) out[field] = rule(p[field], field, options);
+      for (const [field, rule] of Object.entries(fields)) {
+        out[field] = rule(p[field], field, options);
+        options.checkpoint?.(field);
+      }
       return out as Parsed<F>;
     },
   };

@@ -34,7 +34,7 @@ const customStatus: Rule<CustomStatus | null | undefined> = (v, field, options) 
   if (v === undefined) return undefined;
   if (v === null) return null;
   const c = asObject(v, field);
-  customStatusFields.parse(c, options);
+  customStatusFields.parse(c, { maxMessageLength: options.maxMessageLength });
   const extra = Object.keys(c).filter((k) => !CUSTOM_STATUS_FIELDS.includes(k));
   if (extra.length > 0) bad(`customStatus may only have text, emoji and expiresAt (got ${extra.slice(0, 3).join(", ")})`);
   return c as CustomStatus;

@@ -41,3 +41,14 @@ export type EventHandler<E extends ClientEventName> = (payload: EventPayload<E>,
 
 /** The handlers of a family of events; index.ts checks that every client event has one. */
 export type EventHandlers<E extends ClientEventName> = { [K in E]: EventHandler<K> };
+
+/**
+ * A refusal that does not depend on the rest of the payload (an anonymous sender, a feature
+ * switched off), made while the payload is checked: once it is an object (`after: null`) or once
+ * field `after` passed. Fields after that point are not checked for a refused call.
+ */
+export interface EventGuard {
+  after: string | null;
+  check(call: EventCall): void;
+}
+export type EventGuards<E extends ClientEventName> = { [K in E]?: EventGuard };

@@ -2,17 +2,17 @@
 // before any database call, handled by its family's module here, and answered with its
 // acknowledgement {ok, data} / {ok:false, error}; on failure `error` is also emitted to the
 // socket. Nothing a client sends can throw out of a handler. Adding an event: its types in
-// protocol/events.ts, its schema in protocol/schemas.ts, its handler in a family module below
-// (the type of `handlers` refuses a client event without one).
+// protocol/events.ts, its schema in protocol/schemas.ts, its handler in its family's module below
+// (rooms.ts for room:history, say; the type of `handlers` refuses a client event without one).
 import type { Logger } from "../../lib/logger.js";
 import { assertShallow, clientEventSchemas, RealtimeError, toRealtimeError, type ClientEventName, type Schema } from "../../protocol/index.js";
 import { sendError } from "../context.js";
 import type { RelaySocket } from "../sockets.js";
-import { authEvents } from "./auth.js";
-import type { EventCall, EventContext, EventHandler, EventHandlers } from "./context.js";
-import { messageEvents } from "./messages.js";
+import { authEvents, authGuards } from "./auth.js";
+import type { EventCall, EventContext, EventGuards, EventHandler, EventHandlers } from "./context.js";
+import { messageEvents, messageGuards } from "./messages.js";
 import { pingEvents } from "./ping.js";
-import { presenceEvents } from "./presence.js";
+import { presenceEvents, presenceGuards } from "./presence.js";
 import { roomEvents } from "./rooms.js";
 import { typingEvents } from "./typing.js";
 
@@ -28,6 +28,8 @@ const handlers: EventHandlers<ClientEventName> = {
   ...authEvents,
   ...pingEvents,
 };
+
+const guards: EventGuards<ClientEventName> = { ...messageGuards, ...presenceGuards, ...authGuards };
 
 type Ack = (answer: unknown) => void;
 
@@ -78,6 +80,8 @@ export function registerClientEvents(ctx: EventContext, socket: RelaySocket, log
   for (const event of Object.keys(handlers) as ClientEventName[]) {
     const schema = clientEventSchemas[event] as Schema<unknown>;
     const handler = handlers[event] as EventHandler<ClientEventName>;
+    const guard = guards[event];
+    const checkpoint = guard && ((afterField: string | null) => afterField === guard.after && guard.check(call));
     listen(event, async (...args: unknown[]) => {
       const ack = typeof args[args.length - 1] === "function" ? (args.pop() as Ack) : undefined;
       metrics.socketEvents.inc({ event });
@@ -93,7 +97,7 @@ export function registerClientEvents(ctx: EventContext, socket: RelaySocket, log
             throw new RealtimeError("PAYLOAD_TOO_LARGE", `payload is ${size} bytes; the limit is ${config.maxPayloadBytes}`);
           }
         }
-        const payload = schema.parse(raw, { maxMessageLength: config.maxMessageLength });
+        const payload = schema.parse(raw, { maxMessageLength: config.maxMessageLength, checkpoint });
         const data = await handler(payload as never, call);
         ack?.({ ok: true, data: data ?? null });
       } catch (err) {

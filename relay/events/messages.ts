@@ -6,7 +6,7 @@ import type { ItemResult, OutgoingMessage } from "../../lib/sql/index.js";
 import { Batcher } from "../batcher.js";
 import { typingKey } from "../limits.js";
 import { roomKey } from "../sockets.js";
-import type { EventHandlers, StoredMessage } from "./context.js";
+import type { EventGuards, EventHandlers, StoredMessage } from "./context.js";
 
 /**
  * Acknowledged means stored: with `durable` the batch's transaction commits with
@@ -20,6 +20,10 @@ export function messageBatcher(db: sql.SqlClient, durable: boolean): Batcher<Out
     );
   }, 100);
 }
+
+export const messageGuards: EventGuards<"message:send"> = {
+  "message:send": { after: "roomName", check: ({ requireUser }) => void requireUser("send messages") },
+};
 
 export const messageEvents: EventHandlers<"message:send"> = {
   async "message:send"({ roomName, content, threadId, metadata, clientMessageId }, { ctx, socket, requireUser }) {
