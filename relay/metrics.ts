@@ -1,7 +1,10 @@
 // Prometheus metrics (prom-client). Local counters are updated as things happen; cluster-wide
-// gauges (rooms, presence, typers, connections per relay) are read from the views at scrape time.
+// gauges (rooms, presence, typers, connections per relay) are read at scrape time from
+// realtime_cluster_stats(), the figures `realtime stats` shows.
 import client from "prom-client";
 import type { Db, TroubleKind } from "../lib/db.js";
+import { clusterStats } from "../lib/sql/cluster.js";
+import type { SqlClient } from "../lib/sql/client.js";
 
 export class Metrics {
   readonly registry = new client.Registry();
@@ -111,7 +114,7 @@ export class Metrics {
   // Cluster-wide, refreshed from the database at scrape time.
   readonly clusterConnections = new client.Gauge({
     name: "realtime_cluster_connections",
-    help: "Open connections per live relay node, from realtime_node_stats",
+    help: "Open connections per relay node not stopped, from realtime_cluster_stats()",
     labelNames: ["node"] as const,
     registers: [this.registry],
   });
@@ -123,7 +126,7 @@ export class Metrics {
   });
   readonly presence = new client.Gauge({
     name: "realtime_presence_users",
-    help: "Users by visible presence status",
+    help: "Users by visible presence status (offline: those seen in the last hour, as realtime_presence_summary counts them)",
     labelNames: ["status"] as const,
     registers: [this.registry],
   });
@@ -154,28 +157,13 @@ export class Metrics {
   }
 
   /** Reads the cluster-wide numbers; leaves the previous values when the database is unreachable. */
-  async refreshCluster(db: Db): Promise<void> {
-    const [row] = await db.query<{
-      rooms: number;
-      members: number;
-      typers: number;
-      presence: Record<string, number> | null;
-      nodes: { node_id: string; connection_count: number }[] | null;
-    }>(
-      "metrics",
-      `select
-         (select count(*) from realtime_rooms)::int as rooms,
-         (select count(*) from realtime_room_members where left_at is null)::int as members,
-         (select count(*) from realtime_current_typing)::int as typers,
-         (select jsonb_object_agg(status, n) from (select status, count(*) as n from realtime_presence group by status) s) as presence,
-         (select jsonb_agg(jsonb_build_object('node_id', node_id, 'connection_count', connection_count))
-            from realtime_node_stats where stopped_at is null) as nodes`,
-    );
-    this.rooms.set(row.rooms);
-    this.roomMembers.set(row.members);
-    this.typers.set(row.typers);
-    for (const status of ["online", "away", "busy", "offline"]) this.presence.set({ status }, row.presence?.[status] ?? 0);
+  async refreshCluster(db: SqlClient): Promise<void> {
+    const stats = await clusterStats(db);
+    this.rooms.set(stats.rooms.total);
+    this.roomMembers.set(stats.members);
+    this.typers.set(stats.typing);
+    for (const status of ["online", "away", "busy", "offline"] as const) this.presence.set({ status }, stats.presence[status] ?? 0);
     this.clusterConnections.reset();
-    for (const n of row.nodes ?? []) this.clusterConnections.set({ node: n.node_id }, n.connection_count);
+    for (const n of stats.nodes) if (n.stoppedAt === null) this.clusterConnections.set({ node: n.nodeId }, n.connectionCount);
   }
 }
