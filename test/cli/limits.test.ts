@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { cliEnv, type Env, errorLine, json, runCli, tempDir } from "./run.js";
+import { cliEnv, type Env, errorLine, json, REPO_ROOT, runCli, tempDir } from "./run.js";
 
 let db: TestDatabase;
 let env: Env;
@@ -86,5 +86,21 @@ describe("node liveness", { timeout: 60_000 }, () => {
     );
     expect(table.stdout).toMatch(/node-quick\s+h\s+1\s+0\s+silent\s+1s/);
     expect(table.stdout).toMatch(/node-slow\s+h\s+2\s+0\s+alive\s+10m/);
+  });
+});
+
+describe("the CLI's SQL", () => {
+  it("lives in lib/ (lib/sql/admin.ts, cluster.ts, limits.ts, lib/migrate.ts): no file of cli/ holds SQL text", () => {
+    const sql = /\b(select|insert\s+into|update\s+\w+\s+set|delete\s+from|create\s+(role|database)|alter\s+role|grant|revoke)\s/i;
+    const files = (fs.readdirSync(path.join(REPO_ROOT, "cli"), { recursive: true }) as string[]).filter((f) => f.endsWith(".ts"));
+    expect(files.length).toBeGreaterThan(20);
+    const offenders = files.filter((f) =>
+      fs
+        .readFileSync(path.join(REPO_ROOT, "cli", f), "utf8")
+        .split("\n")
+        .filter((line) => !/^\s*(\/\/|\*|\/\*)/.test(line))
+        .some((line) => sql.test(line)),
+    );
+    expect(offenders).toEqual([]);
   });
 });
