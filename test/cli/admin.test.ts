@@ -4,10 +4,9 @@ import fs from "node:fs";
 import path from "node:path";
 import jwt from "jsonwebtoken";
 import { Config, settings } from "@oclif/core";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scramVerifier } from "../../lib/relay-role.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { createTestDatabase, query, type TestDatabase, urlAs, withClient, withRoot } from "../helpers/db.js";
 import { databaseUrl, TEST_ROOT_DATABASE_URL } from "../helpers/env.js";
 import { CLI_JWT_SECRET } from "../helpers/tokens.js";
 import { cliEnv, type Env, errorLine, json, REPO_ROOT, runCli, tempDir } from "./run.js";
@@ -26,10 +25,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await db?.drop();
-  const root = new pg.Client({ connectionString: TEST_ROOT_DATABASE_URL });
-  await root.connect();
-  for (const name of freshDatabases) await root.query(`drop database if exists "${name}" with (force)`);
-  await root.end();
+  await withRoot(async (root) => {
+    for (const name of freshDatabases) await root.query(`drop database if exists "${name}" with (force)`);
+  });
   if (cwd) fs.rmSync(cwd, { recursive: true, force: true });
 });
 
@@ -53,10 +51,7 @@ describe("init", { timeout: 60_000 }, () => {
     const report = json(second);
     expect(report.database).toMatchObject({ embedded: false, created: false, migrationsApplied: 0 });
     expect(report.database.schemaVersion).toEqual(expect.any(String));
-    const check = new pg.Client({ connectionString: url });
-    await check.connect();
-    const { rows } = await check.query("select to_regclass('realtime_rooms') is not null as ok");
-    await check.end();
+    const rows = await query<{ ok: boolean }>(url, "select to_regclass('realtime_rooms') is not null as ok");
     expect(rows[0].ok).toBe(true);
   });
 
@@ -99,14 +94,10 @@ describe("init", { timeout: 60_000 }, () => {
       expect(
         await db.v("select s.setconfig as v from pg_db_role_setting s join pg_roles r on r.oid = s.setrole where r.rolname = $1", [login]),
       ).toEqual(["statement_timeout=7000", "idle_in_transaction_session_timeout=10000"]);
-      const asLogin = new pg.Client({ connectionString: Object.assign(new URL(db.url), { username: login }).toString() });
-      await asLogin.connect();
-      try {
+      await withClient(urlAs(login, db.url), async (asLogin) => {
         expect((await asLogin.query("select realtime_get_presence(array['x']) as v")).rows[0].v).toHaveLength(1);
         await expect(asLogin.query("delete from realtime_rooms")).rejects.toMatchObject({ code: "42501" });
-      } finally {
-        await asLogin.end();
-      }
+      });
     } finally {
       await db.q(`drop owned by ${group}`).catch(() => {});
       await db.q(`drop role if exists ${login}`);
@@ -151,11 +142,10 @@ describe("init", { timeout: 60_000 }, () => {
       expect(withLogin.code).toBe(1);
       expect(errorLine(withLogin)).toBe(`Error: cannot create the relay login role rt_cli_nologin without ${group}`);
     } finally {
-      const root = new pg.Client({ connectionString: TEST_ROOT_DATABASE_URL });
-      await root.connect();
-      await root.query(`drop database if exists "${name}" with (force)`);
-      await root.query(`drop role if exists ${owner}`);
-      await root.end();
+      await withRoot(async (root) => {
+        await root.query(`drop database if exists "${name}" with (force)`);
+        await root.query(`drop role if exists ${owner}`);
+      });
     }
   });
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setupRelayRole } from "../../lib/relay-role.js";
 import { migrateDatabase } from "../../lib/migrate.js";
 import { PACKAGE_ROOT } from "../../lib/paths.js";
-import { withRoot as root } from "../helpers/db.js";
+import { urlAs, withRoot as root } from "../helpers/db.js";
 import { databaseUrl } from "../helpers/env.js";
 import { stampedName, uid } from "../helpers/names.js";
 import { at, expectSqlError, useDatabase } from "./support.js";
@@ -23,14 +23,6 @@ const suffix = `${process.pid}_${Math.random().toString(16).slice(2, 8)}`;
 /** Cluster-wide roles this file creates, dropped at the end. */
 const roles: string[] = [];
 
-/** The test database's URL, logging in as `user`. */
-function urlAs(user: string, dbUrl = ctx.db.url): string {
-  const u = new URL(dbUrl);
-  u.username = user;
-  u.password = "";
-  return u.toString();
-}
-
 /** A login role that is only a member of realtime_relay. */
 async function relayLogin(name: string): Promise<string> {
   await root((c) => c.query(`create role ${name} login in role realtime_relay`));
@@ -41,7 +33,7 @@ async function relayLogin(name: string): Promise<string> {
 let relay: pg.Pool;
 beforeAll(async () => {
   const login = await relayLogin(`rt_relay_login_${suffix}`);
-  relay = new pg.Pool({ connectionString: urlAs(login), max: 3 });
+  relay = new pg.Pool({ connectionString: urlAs(login, ctx.db.url), max: 3 });
   relay.on("error", () => {});
 });
 
@@ -241,7 +233,7 @@ describe("role setup by realtime init", () => {
     expect(await ctx.db.v("select pg_has_role($1, $2, 'usage') as v", [login, role])).toBe(true);
 
     // A session of the login has the timeouts, may call the API and may not write.
-    const c = new pg.Client({ connectionString: urlAs(login) });
+    const c = new pg.Client({ connectionString: urlAs(login, ctx.db.url) });
     await c.connect();
     try {
       expect((await c.query("show statement_timeout")).rows[0].statement_timeout).toBe("5s");
@@ -258,7 +250,7 @@ describe("role setup by realtime init", () => {
     const login = `rt_app_short_${suffix}`;
     roles.push(login, role);
     await setupRelayRole(ctx.db.url, { role, login, statementTimeoutMs: 200, idleTxTimeoutMs: 300 });
-    const c = new pg.Client({ connectionString: urlAs(login) });
+    const c = new pg.Client({ connectionString: urlAs(login, ctx.db.url) });
     c.on("error", () => {});
     await c.connect();
     try {
