@@ -410,6 +410,10 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   private shutdown(err: RealtimeError): void {
     if (this.closedError) return;
     this.closedError = err;
+    // A connect() still waiting settles with the same error.
+    const firstConnect = this.firstConnectFailure;
+    this.firstConnectFailure = undefined;
+    firstConnect?.(err);
     this.authenticated = false;
     this.clearRefresh();
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);

@@ -349,6 +349,11 @@ export class Room extends Emitter<RoomEvents> {
   private end(reason: "leave" | "removed" | RealtimeError): void {
     this.flushReorder();
     this.state = "left";
+    if (this.firstJoin) {
+      // Left before the first join was answered: the join() promise settles too.
+      this.firstJoin.reject(reason instanceof RealtimeError ? reason : new RealtimeError("CLOSED", `room ${this.name} was left before the join was answered`));
+      this.firstJoin = undefined;
+    }
     for (const t of this.throttles.values()) {
       if (reason === "leave") t.stop();
       else t.reset();

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RealtimeClient, RealtimeError, type Message } from "../../client/index.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { startRelay, type TestRelay } from "../helpers/relay.js";
-import { recordMessages, sdkClient, sign, sleep, uniq, waitFor, SECRET, type Recorded } from "./support.js";
+import { freeLowPort, recordMessages, sdkClient, sign, sleep, uniq, waitFor, SECRET, type Recorded } from "./support.js";
 
 let db: TestDatabase;
 let relay: TestRelay;
@@ -277,6 +277,24 @@ describe("SDK: history", () => {
 });
 
 describe("SDK: close", () => {
+  it("close() during a connect() that keeps retrying (nothing listens) rejects it with CLOSED", async () => {
+    const port = await freeLowPort();
+    const c = new RealtimeClient({ url: `http://127.0.0.1:${port}`, token: sign(uniq("nobody")), reconnectDelayMs: 50, socket: { transports: ["websocket"] } });
+    const connecting = c.connect();
+    await sleep(300);
+    expect(c.state).toBe("connecting");
+    c.close();
+    await expect(connecting).rejects.toMatchObject({ code: "CLOSED" });
+    expect(c.state).toBe("disconnected");
+  });
+
+  it("connect() rejects with TIMEOUT after connectTimeoutMs", async () => {
+    const port = await freeLowPort();
+    const c = new RealtimeClient({ url: `http://127.0.0.1:${port}`, token: sign(uniq("nobody")), connectTimeoutMs: 400, reconnectDelayMs: 50, socket: { transports: ["websocket"] } });
+    await expect(c.connect()).rejects.toMatchObject({ code: "TIMEOUT" });
+    expect(c.state).toBe("disconnected");
+  });
+
   it("close() rejects pending sends with CLOSED and ends in disconnected", async () => {
     const room = await publicRoom("close");
     const a = client(uniq("alice"), { reconnectDelayMs: 5000, reconnectDelayMaxMs: 5000 });
