@@ -170,6 +170,45 @@ describe("SDK: replay after reconnect", () => {
     expect(ra.offset).toBe(live2.id);
   });
 
+  it("does not move the offset with live messages that arrive before the re-join's answer", async () => {
+    const room = await publicRoom("hold-offset");
+    const a = client(uniq("alice"));
+    const b = client(uniq("bob"));
+    await Promise.all([a.client.connect(), b.client.connect()]);
+    const ra = await a.client.join(room);
+    const rb = await b.client.join(room);
+    const got = recordMessages(ra);
+    const first = await rb.send("first");
+    await waitFor(() => got.length === 1, 5000, "first");
+
+    // Record every room:join's since, and hold the re-join back (its answer never counts: the
+    // transport drops again while it waits).
+    const sinces: number[] = [];
+    let holdJoins = true;
+    const request = a.client.request.bind(a.client);
+    a.client.request = (<T>(event: string, payload: unknown, options?: object) => {
+      if (event === "room:join") {
+        sinces.push((payload as { since: number }).since);
+        if (holdJoins) return new Promise<T>(() => {});
+      }
+      return request<T>(event, payload, options);
+    }) as typeof a.client.request;
+
+    const missed = await storeQuietly(room, b.userId, "missed while away");
+    dropTransport(a.client);
+    await waitFor(() => sinces.length === 1 && a.client.state === "connected", 5000, "re-join sent");
+    const live = await rb.send("live before the answer");
+    await sleep(300); // the live message has reached alice's socket and is held
+    expect(got.map((m) => m.content)).toEqual(["first"]);
+    holdJoins = false;
+    dropTransport(a.client);
+    await waitFor(() => got.length === 3, 5000, "replay and held message");
+    await sleep(200);
+    expect(sinces).toEqual([first.id, first.id]);
+    expect(got.map((m) => m.id)).toEqual([first.id, missed, live.id]);
+    expect(ra.offset).toBe(live.id);
+  });
+
   it("emits gap when the server cannot replay everything, then the newest messages in order", async () => {
     const room = await publicRoom("gap");
     const a = client(uniq("alice"));
