@@ -25,9 +25,6 @@ import { DeliveredMessages } from "./recovery.js";
 import { RedisLink } from "./redis.js";
 import type { RelayServer } from "./sockets.js";
 
-export { originAllowed } from "./origin.js";
-export { roomKey, userKey, type RelaySocket, type SocketData } from "./sockets.js";
-
 export interface RelayOptions {
   config: Readonly<Config>;
   databaseUrl: string;
