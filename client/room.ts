@@ -76,8 +76,8 @@ export class Room extends Emitter<RoomEvents> {
   private firstJoin: { resolve: (room: Room) => void; reject: (err: RealtimeError) => void } | undefined;
   /** Messages of the first join, given once the join() promise's caller could subscribe. */
   private deferred: Message[] | null = null;
-  /** Live messages waiting out the reorder window. */
-  private reorder: Message[] = [];
+  /** Live messages waiting out the reorder window, with the time each may go. */
+  private reorder: { message: Message; due: number }[] = [];
   private reorderTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @internal */
@@ -233,14 +233,38 @@ export class Room extends Emitter<RoomEvents> {
     const accepted = this.messages.live(message);
     if (accepted.length === 0) return;
     if (this.host.reorderWindowMs <= 0) return this.deliver(accepted);
-    this.reorder.push(...accepted);
-    this.reorderTimer ??= setTimeout(() => this.flushReorder(), this.host.reorderWindowMs);
+    const due = Date.now() + this.host.reorderWindowMs;
+    for (const m of accepted) this.reorder.push({ message: m, due });
+    this.reorder.sort((a, b) => a.message.id - b.message.id);
+    this.scheduleReorder();
   }
 
+  /**
+   * Each held message waits the window from its arrival; when one is due, it goes with every held
+   * message of a lower id (those arrived later, out of order), all in id order.
+   */
+  private releaseDue(): void {
+    this.reorderTimer = undefined;
+    const now = Date.now();
+    let upTo = -1;
+    this.reorder.forEach((h, i) => {
+      if (h.due <= now) upTo = i;
+    });
+    if (upTo >= 0) this.deliver(this.reorder.splice(0, upTo + 1).map((h) => h.message));
+    this.scheduleReorder();
+  }
+
+  private scheduleReorder(): void {
+    if (this.reorderTimer !== undefined || this.reorder.length === 0) return;
+    const next = Math.min(...this.reorder.map((h) => h.due));
+    this.reorderTimer = setTimeout(() => this.releaseDue(), Math.max(0, next - Date.now()));
+  }
+
+  /** Gives every held message now (a reconnect, a leave). */
   private flushReorder(): void {
     if (this.reorderTimer !== undefined) clearTimeout(this.reorderTimer);
     this.reorderTimer = undefined;
-    const held = this.reorder.sort((a, b) => a.id - b.id);
+    const held = this.reorder.map((h) => h.message);
     this.reorder = [];
     this.deliver(held);
   }

@@ -4,6 +4,7 @@ import jwt from "jsonwebtoken";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { newClientMessageId } from "../../client/ids.js";
 import { Outbox, type OutboxTransport } from "../../client/outbox.js";
+import { Room, type RoomHost } from "../../client/room.js";
 import { MessageSequencer } from "../../client/resume.js";
 import { refreshDelayMs, tokenTimes } from "../../client/token.js";
 import { TypingThrottle } from "../../client/typing.js";
@@ -55,6 +56,42 @@ describe("MessageSequencer", () => {
     expect(s.live(msg(1))).toEqual([]);
     expect(s.live(msg(11_999))).toEqual([]);
     expect(ids(s.live(msg(12_001)))).toEqual([12_001]);
+  });
+});
+
+describe("Room reorder window", () => {
+  it("gives live messages that arrive out of id order within the window in id order, each after its own wait", async () => {
+    vi.useFakeTimers();
+    const host: RoomHost = {
+      userId: "me",
+      anonymous: false,
+      typingTimings: { refreshMs: 2000, idleMs: 2500 },
+      reorderWindowMs: 150,
+      request: (<T>(event: string) => (event === "room:join" ? Promise.resolve({ room: {}, joined: true, members: [], memberCount: 0, typing: [], replay: { events: [], gap: false, latestId: 5 } } as T) : new Promise<T>(() => {}))) as RoomHost["request"],
+      signal: () => {},
+      presenceOf: () => ({ presence: undefined, version: 0 }),
+      forget: () => {},
+    };
+    const room = new Room(host, "r", undefined);
+    const joined = room.whenJoined();
+    room.join();
+    await joined;
+    await vi.advanceTimersByTimeAsync(1);
+    const got: number[] = [];
+    room.on("message", (m) => got.push(m.id));
+    vi.advanceTimersByTime(100);
+    room.onMessage(msg(8)); // arrives first
+    vi.advanceTimersByTime(140);
+    room.onMessage(msg(7)); // 140 ms later: still inside 8's window
+    room.onMessage(msg(8)); // a duplicate
+    vi.advanceTimersByTime(9);
+    expect(got).toEqual([]);
+    vi.advanceTimersByTime(1); // 8's window ends: 7 goes with it, first
+    expect(got).toEqual([7, 8]);
+    room.onMessage(msg(9));
+    vi.advanceTimersByTime(150);
+    expect(got).toEqual([7, 8, 9]);
+    expect(room.offset).toBe(9);
   });
 });
 
