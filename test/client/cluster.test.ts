@@ -36,7 +36,7 @@ beforeAll(async () => {
     REALTIME_STALE_AFTER: "3000",
     REALTIME_PRESENCE_GRACE: "300",
   };
-  relays.push(...(await Promise.all([spawnRelay({ ...env, REALTIME_NODE_ID: uniq("sdk-a") }), spawnRelay({ ...env, REALTIME_NODE_ID: uniq("sdk-b") })])));
+  relays.push(...(await Promise.all([spawnRelay(env, uniq("sdk-a")), spawnRelay(env, uniq("sdk-b"))])));
 }, 60_000);
 
 afterAll(async () => {

@@ -1,12 +1,20 @@
-// What the SDK tests share: tokens, SDK clients that record what they saw, relays in their own
-// process, a TCP load balancer, free ports below 32768, and the checks of a chat run.
-import { spawn, type ChildProcess } from "node:child_process";
+// What the SDK tests share: tokens, SDK clients that record what they saw, a TCP load balancer that
+// prefers one relay, and the checks of a chat run. Relays in their own process and free ports come
+// from the shared helpers (processes.ts, ports.ts).
 import net from "node:net";
-import path from "node:path";
-import readline from "node:readline";
 import jwt from "jsonwebtoken";
 import { expect } from "vitest";
 import { RealtimeClient, type ConnectionState, type Message, type RealtimeClientOptions, type Room } from "../../client/index.js";
+import { freePort } from "../helpers/ports.js";
+import { spawnRelay as spawnRelayProcess, type RelayProcess } from "../helpers/processes.js";
+
+export { freePort as freeLowPort };
+export type { RelayProcess };
+
+/** A relay in its own process, signing tokens with this file's secret. */
+export function spawnRelay(env: Record<string, string>, nodeId?: string): Promise<RelayProcess> {
+  return spawnRelayProcess({ REALTIME_JWT_SECRET: SECRET, REALTIME_DEMO: "false", ...env }, nodeId);
+}
 
 export const SECRET = "client-sdk-test-secret-0123456789";
 
@@ -102,69 +110,6 @@ export function expectExactlyOnceInOrder(received: Message[], storedIds: number[
   expect(ids, `${who}: exactly the stored messages`).toEqual(storedIds);
 }
 
-/** A free TCP port below 32768 (above it the kernel hands out ephemeral ports). */
-export async function freeLowPort(): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once("error", () => resolve(false));
-      srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error("no free port below 32768");
-}
-
-// ---- relays in their own process ---------------------------------------------------------------
-
-export interface RelayProcess {
-  port: number;
-  url: string;
-  proc: ChildProcess;
-  logs: string[];
-  kill(signal?: NodeJS.Signals): Promise<void>;
-}
-
-export async function spawnRelay(env: Record<string, string>): Promise<RelayProcess> {
-  const proc = spawn(process.execPath, ["--import", "tsx", path.resolve("test/client/relay-process.ts")], {
-    env: { ...process.env, REALTIME_JWT_SECRET: SECRET, REALTIME_PORT: "0", REALTIME_HOST: "127.0.0.1", REALTIME_DEMO: "false", LOG_LEVEL: "info", LOG_FORMAT: "json", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const logs: string[] = [];
-  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`relay did not start:\n${logs.join("\n")}`)), 30_000);
-    readline.createInterface({ input: proc.stdout! }).on("line", (line) => {
-      logs.push(line);
-      try {
-        const entry = JSON.parse(line);
-        if (entry.msg === "relay listening") {
-          clearTimeout(timer);
-          resolve(entry.port);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-    readline.createInterface({ input: proc.stderr! }).on("line", (line) => logs.push(line));
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`relay exited:\n${logs.join("\n")}`));
-    });
-  });
-  return {
-    port,
-    url: `http://127.0.0.1:${port}`,
-    proc,
-    logs,
-    async kill(signal: NodeJS.Signals = "SIGTERM") {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      await exited;
-    },
-  };
-}
-
 // ---- a load balancer ----------------------------------------------------------------------------
 
 export interface Balancer {
@@ -172,7 +117,10 @@ export interface Balancer {
   close(): Promise<void>;
 }
 
-/** A TCP proxy that sends each connection to the first backend (in the given order) that accepts it. */
+/**
+ * A TCP proxy that sends each connection to the first backend, in the given order, that accepts it
+ * (helpers/faults.ts's balancer takes turns instead; these tests place each client on a chosen relay).
+ */
 export async function startBalancer(backends: () => number[]): Promise<Balancer> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((downstream) => {
@@ -204,8 +152,8 @@ export async function startBalancer(backends: () => number[]): Promise<Balancer>
     };
     tryBackend(backends());
   });
-  const port = await freeLowPort();
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
     async close() {
