@@ -76,6 +76,18 @@ export class Room extends Emitter<RoomEvents> {
   private firstJoin: { resolve: (room: Room) => void; reject: (err: RealtimeError) => void } | undefined;
   /** Messages of the first join, given once the join() promise's caller could subscribe. */
   private deferred: Message[] | null = null;
+  /**
+   * Membership, presence and typing events that arrived while a join was pending. The socket is in
+   * the room before the join's answer, so they may be newer than the answer's snapshot: they are
+   * applied again over it.
+   */
+  private duringJoin: (() => void)[] = [];
+  private recordDuringJoin(apply: () => void): void {
+    // Bounded: past this, the snapshot alone is close enough.
+    if (this.duringJoin.length < 10_000) this.duringJoin.push(apply);
+  }
+  /** While replaying those: no events (one `members` and `typing` follow). */
+  private quiet = false;
   /** Live messages waiting out the reorder window, with the time each may go. */
   private reorder: { message: Message; due: number }[] = [];
   private reorderTimer: ReturnType<typeof setTimeout> | undefined;
@@ -212,6 +224,7 @@ export class Room extends Emitter<RoomEvents> {
   /** @internal The connection dropped: hold live messages until the re-join's answer. */
   disconnected(): void {
     this.flushReorder();
+    this.duringJoin = [];
     if (this.state === "joined") this.state = "joining";
     this.messages.beginResync();
     for (const t of this.throttles.values()) t.reset();
@@ -271,10 +284,11 @@ export class Room extends Emitter<RoomEvents> {
 
   /** @internal */
   onUserJoined(userId: string): void {
+    if (this.state === "joining") return this.recordDuringJoin(() => this.onUserJoined(userId));
     if (this.state === "left" || this.members.has(userId)) return;
     const known = this.host.presenceOf(userId);
     this.members.set(userId, known.presence ?? { status: "offline", customStatus: null, lastSeen: null });
-    this.emit("members", this.members);
+    this.membersChanged();
     if (known.presence) return;
     // Presence of a user this client has not heard of yet: ask, unless a presence:changed overtakes the answer.
     this.host.request<Presence[]>("presence:get", { userIds: [userId] }).then(
@@ -282,7 +296,7 @@ export class Room extends Emitter<RoomEvents> {
         const p = list.find((x) => x.userId === userId);
         if (!p || !this.members.has(userId) || this.host.presenceOf(userId).version !== known.version) return;
         this.members.set(userId, { status: p.status, customStatus: p.customStatus ?? null, lastSeen: p.lastSeen ?? null });
-        this.emit("members", this.members);
+        this.membersChanged();
       },
       () => {},
     );
@@ -291,30 +305,41 @@ export class Room extends Emitter<RoomEvents> {
   /** @internal */
   onUserLeft(userId: string): void {
     if (this.state === "left") return;
+    if (this.state === "joining") {
+      // This user's own leave before a pending join is overtaken by that join (it makes the membership again).
+      if (userId !== this.host.userId) this.recordDuringJoin(() => this.onUserLeft(userId));
+      return;
+    }
     if (userId === this.host.userId) {
       // This user's membership ended (another tab left, or it was removed): the server took this socket out too.
       this.end("removed");
       return;
     }
-    if (this.members.delete(userId)) this.emit("members", this.members);
+    if (this.members.delete(userId)) this.membersChanged();
   }
 
   /** @internal */
   onPresence(p: Presence): void {
+    if (this.state === "joining") return this.recordDuringJoin(() => this.onPresence(p));
     if (this.state === "left" || !this.members.has(p.userId)) return;
     this.members.set(p.userId, { status: p.status, customStatus: p.customStatus ?? null, lastSeen: p.lastSeen ?? null });
-    this.emit("members", this.members);
+    this.membersChanged();
+  }
+
+  private membersChanged(): void {
+    if (!this.quiet) this.emit("members", this.members);
   }
 
   /** @internal */
   onTyping(e: TypingEvent): void {
+    if (this.state === "joining") return this.recordDuringJoin(() => this.onTyping(e));
     if (this.state === "left") return;
     const users = (e.users ?? []).filter((u) => u !== this.host.userId);
     const key = threadKey(e.threadId);
     const before = this.typers.get(key)?.users ?? [];
     if (users.length === 0) this.typers.delete(key);
     else this.typers.set(key, { threadId: e.threadId ?? null, users });
-    if (!sameList(before, users)) this.emit("typing", users, e.threadId ?? null);
+    if (!this.quiet && !sameList(before, users)) this.emit("typing", users, e.threadId ?? null);
   }
 
   // ---- internals --------------------------------------------------------------------------
@@ -333,6 +358,15 @@ export class Room extends Emitter<RoomEvents> {
       const entry = this.typers.get(key) ?? { threadId: t.threadId ?? null, users: [] };
       entry.users.push(t.userId);
       this.typers.set(key, entry);
+    }
+    // Then what changed while the join was pending, in arrival order.
+    const pending = this.duringJoin;
+    this.duringJoin = [];
+    this.quiet = true;
+    try {
+      for (const apply of pending) apply();
+    } finally {
+      this.quiet = false;
     }
     const gap = resume && answer.replay?.gap === true;
     this.flushReorder();

@@ -95,6 +95,38 @@ describe("Room reorder window", () => {
   });
 });
 
+describe("Room members through a pending join", () => {
+  it("applies membership, presence and typing events that arrive while a join is pending over the answer's snapshot", async () => {
+    let answer!: (v: unknown) => void;
+    const host: RoomHost = {
+      userId: "me",
+      anonymous: false,
+      typingTimings: { refreshMs: 2000, idleMs: 2500 },
+      reorderWindowMs: 0,
+      request: (<T>(event: string) => (event === "room:join" ? new Promise<T>((r) => (answer = r as (v: unknown) => void)) : new Promise<T>(() => {}))) as RoomHost["request"],
+      signal: () => {},
+      presenceOf: (id) => ({ presence: id === "x" ? { status: "online", customStatus: null, lastSeen: null } : undefined, version: 1 }),
+      forget: () => {},
+    };
+    const room = new Room(host, "r", undefined);
+    const joined = room.whenJoined();
+    room.join();
+    // Meanwhile (the socket is already in the room): x joins, alice goes busy then bob leaves, bob types.
+    room.onUserJoined("x");
+    room.onPresence({ userId: "alice", status: "busy", customStatus: { text: "lunch" }, lastSeen: null });
+    room.onTyping({ roomName: "r", threadId: null, users: ["bob"] });
+    room.onUserLeft("bob");
+    room.onUserLeft("me"); // this user's own leave elsewhere: overtaken by this join
+    const member = (userId: string, status: "online" | "offline") => ({ userId, role: "member", joinedAt: "", status, customStatus: null, lastSeen: null });
+    answer({ room: {}, joined: false, members: [member("me", "online"), member("alice", "online"), member("bob", "online")], memberCount: 3, typing: [] });
+    await joined;
+    expect(room.joined).toBe(true);
+    expect([...room.members.keys()].sort()).toEqual(["alice", "me", "x"]);
+    expect(room.members.get("alice")).toEqual({ status: "busy", customStatus: { text: "lunch" }, lastSeen: null });
+    expect(room.typingUsers).toEqual(["bob"]);
+  });
+});
+
 describe("tokens", () => {
   it("reads exp and iat from a JWT without verifying it, and refreshes a quarter of its lifetime early", () => {
     const now = Date.now();
