@@ -237,6 +237,8 @@ export class RealtimeClient extends Emitter<ClientEvents> {
       reconnectionDelay: this.options.reconnectDelayMs,
       reconnectionDelayMax: this.options.reconnectDelayMaxMs,
       autoConnect: false,
+      // Its own connection: two clients of one page (two users, two tokens) never share one.
+      forceNew: true,
       ...this.options.socket,
       // A fresh token for every handshake (reconnects included).
       auth: (cb: (data: object) => void) => {
