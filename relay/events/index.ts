@@ -3,7 +3,7 @@
 // acknowledgement {ok, data} / {ok:false, error}; on failure `error` is also emitted to the
 // socket. Nothing a client sends can throw out of a handler. Adding an event: its types in
 // protocol/events.ts, its schema in protocol/schemas.ts, its handler in its family's module below
-// (rooms.ts for room:history, say; the type of `handlers` refuses a client event without one).
+// (room:history is in rooms.ts; the type of `handlers` refuses a client event without one).
 import type { Logger } from "../../lib/logger.js";
 import { assertShallow, clientEventSchemas, RealtimeError, toRealtimeError, type ClientEventName, type Schema } from "../../protocol/index.js";
 import { sendError } from "../context.js";
