@@ -9,7 +9,7 @@ import type { BroadcastNotification, MemberNotification, Notification, PresenceN
 import type { RelayContext } from "./context.js";
 import { typingKey } from "./limits.js";
 import type { DeliveredMessages } from "./recovery.js";
-import { emitAnyEvent, localRoomNames, localUserIds, roomKey, userKey } from "./sockets.js";
+import { emitAnyEvent, holdForJoining, localRoomNames, localUserIds, roomKey, userKey } from "./sockets.js";
 
 /** How long before a detected gap deliveries may already have been lost (in flight, clock skew). */
 export const GAP_MARGIN_MS = 5_000;
@@ -51,7 +51,9 @@ export class Delivery {
 
   private deliverTyping(n: TypingNotification): void {
     if (!this.ctx.config.enableTyping) return;
-    this.ctx.io.local.to(roomKey(String(n.room))).emit("typing:event", { roomName: n.room, threadId: n.threadId ?? null, users: n.users ?? [] });
+    const event = { roomName: n.room, threadId: n.threadId ?? null, users: n.users ?? [] };
+    this.ctx.io.local.to(roomKey(String(n.room))).emit("typing:event", event);
+    holdForJoining(this.ctx.io, [String(n.room)], "typing:event", event);
     this.forgetTypingThrottles(String(n.room), n.threadId ?? null, n.users ?? []);
   }
 
@@ -76,12 +78,14 @@ export class Delivery {
     this.setIdle(userId, n.idle === true);
     let rooms = n.rooms;
     if (!Array.isArray(rooms)) rooms = await sql.userRoomNames(this.ctx.db, userId);
-    this.ctx.io.local.to([userKey(userId), ...rooms.map(roomKey)]).emit("presence:changed", {
+    const event = {
       userId,
       status: n.status as never,
       customStatus: (n.customStatus ?? null) as never,
       lastSeen: n.lastSeen ?? null,
-    });
+    };
+    this.ctx.io.local.to([userKey(userId), ...rooms.map(roomKey)]).emit("presence:changed", event);
+    holdForJoining(this.ctx.io, rooms, "presence:changed", event);
   }
 
   private deliverMembership(n: MemberNotification): void {
@@ -93,8 +97,10 @@ export class Delivery {
       // Every socket of the user follows the membership (other tabs, or a DBA's add_member).
       io.local.in(userKey(userId)).socketsJoin(room);
       io.local.to(room).emit("user:joined", payload);
+      holdForJoining(io, [String(n.room)], "user:joined", payload);
     } else if (n.op === "left") {
       io.local.to(room).emit("user:left", payload);
+      holdForJoining(io, [String(n.room)], "user:left", payload);
       io.local.in(userKey(userId)).socketsLeave(room);
     }
   }
@@ -112,16 +118,17 @@ export class Delivery {
 
   /**
    * Delivers to local sockets the messages stored in their rooms since `since` that this relay has
-   * not delivered (they were published while Redis was unreachable).
+   * not delivered: published while Redis was unreachable, or stored by a send whose answer never
+   * came back (a database crash mid-commit, a relay killed between storing and publishing).
    */
-  async replayMessages(since: number, reason: "redis" | "peer"): Promise<void> {
+  async replayMessages(since: number, reason: "redis" | "peer" | "listen" | "dead-relay"): Promise<void> {
     const rooms = localRoomNames(this.ctx.io);
     if (rooms.length === 0) return;
     let messages: Awaited<ReturnType<typeof sql.messagesSince>>;
     try {
       messages = await sql.messagesSince(this.ctx.db, rooms, since);
     } catch (err) {
-      this.ctx.log.warn({ err: (err as Error).message, reason }, "could not replay messages after a Redis gap");
+      this.ctx.log.warn({ err: (err as Error).message, reason }, "could not replay missed messages");
       return;
     }
     let replayed = 0;
@@ -131,7 +138,7 @@ export class Delivery {
       replayed++;
     }
     this.ctx.metrics.messagesReplayed.inc(replayed);
-    if (replayed > 0 || reason !== "peer") this.ctx.log.info({ replayed, checked: messages.length, reason }, "replayed messages missed during a Redis gap");
+    if (replayed > 0 || reason === "redis") this.ctx.log.info({ replayed, checked: messages.length, reason }, "replayed missed messages");
   }
 
   /**
@@ -144,6 +151,9 @@ export class Delivery {
     const { io, db, config, metrics, log } = this.ctx;
     metrics.listenerReconnects.inc();
     await this.heartbeat().catch((err) => log.warn({ err: (err as Error).message }, "heartbeat after LISTEN reconnect failed"));
+    // A LISTEN gap is often a database restart: a send whose commit landed just before it was
+    // answered UNAVAILABLE and never published. Deliver what this relay has not.
+    await this.replayMessages(lostAt - GAP_MARGIN_MS, "listen");
     const gap = { rooms: localRoomNames(io), users: localUserIds(io) };
     if (gap.rooms.length > 0 || gap.users.length > 0) {
       const changes = await sql.changesSince(db, gap.rooms, gap.users, lostAt - GAP_MARGIN_MS);

@@ -4,6 +4,7 @@
 import * as sql from "../lib/sql/index.js";
 import type { Connections } from "./connections.js";
 import type { RelayContext } from "./context.js";
+import { GAP_MARGIN_MS } from "./delivery.js";
 
 export class Housekeeping {
   private readonly timers: NodeJS.Timeout[] = [];
@@ -12,6 +13,11 @@ export class Housekeeping {
   constructor(
     private readonly ctx: Pick<RelayContext, "config" | "db" | "io" | "log">,
     private readonly connections: Pick<Connections, "closePending" | "liveSocketsAmong" | "registerAgain">,
+    /**
+     * Called when this relay's sweep found a dead relay: messages it stored in its last moments may
+     * never have been published. sinceMs: from when to look.
+     */
+    private readonly onDeadRelays: (sinceMs: number) => void = () => {},
   ) {}
 
   start(): void {
@@ -76,6 +82,9 @@ export class Housekeeping {
     const { db, config, log } = this.ctx;
     const closed = await sql.disconnectStale(db, config.staleAfterMs, config.inactiveAfterMs);
     if (closed.length > 0) log.info({ closed: closed.length }, "closed stale connections");
+    if (closed.some((c) => c.reason === "node dead")) {
+      this.onDeadRelays(Date.now() - config.staleAfterMs - config.presenceHeartbeatMs - GAP_MARGIN_MS);
+    }
     if (config.idleAfterMs > 0) await sql.markIdle(db, config.idleAfterMs);
   }
 }

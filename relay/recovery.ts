@@ -100,6 +100,19 @@ export function createDedupAdapter(pub: Redis, sub: Redis, opts: Partial<RedisAd
 }
 
 /**
+ * Without Redis: the in-memory adapter, recording the ids of the messages it delivers, so a replay
+ * (after a database restart, or a dead relay) skips them too.
+ */
+export function trackLocalDeliveries(adapter: { broadcast(packet: unknown, opts: unknown): void }, delivered: DeliveredMessages): void {
+  const broadcast = adapter.broadcast.bind(adapter);
+  adapter.broadcast = (packet: unknown, opts: unknown) => {
+    const id = messageIdOf(packet);
+    if (id !== undefined) delivered.add(id);
+    broadcast(packet, opts);
+  };
+}
+
+/**
  * ioredis queues commands while disconnected and sends them on reconnect; for publishes that means
  * late deliveries the replay already made. Fail them at once instead (counted), and never let a
  * failed publish become an unhandled rejection.

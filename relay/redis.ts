@@ -75,6 +75,11 @@ export class RedisLink {
     }, 1000).unref();
   }
 
+  /** Asks every other relay to replay the messages stored since then to its own sockets. */
+  askPeersToReplay(sinceMs: number): void {
+    if (this.ready) this.ctx.io.serverSideEmit("realtime:replay", sinceMs);
+  }
+
   disconnect(): void {
     this.pub?.disconnect();
     this.sub?.disconnect();

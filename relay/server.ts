@@ -7,9 +7,11 @@ import os from "node:os";
 import { Server } from "socket.io";
 import type { Config } from "../lib/config.js";
 import { Db } from "../lib/db.js";
+import { LiveLimits } from "../lib/limits.js";
 import type { Logger } from "../lib/logger.js";
 import { RateLimitedLog } from "../lib/rate-limited-log.js";
 import * as sql from "../lib/sql/index.js";
+import type { Limits } from "../lib/sql/limits.js";
 import { Authenticator } from "./auth.js";
 import { Connections } from "./connections.js";
 import type { RelayContext } from "./context.js";
@@ -21,7 +23,8 @@ import { httpListener } from "./http/index.js";
 import { Listener } from "./listener.js";
 import { Metrics } from "./metrics.js";
 import { originAllowed } from "./origin.js";
-import { DeliveredMessages } from "./recovery.js";
+import { DeliveredMessages, trackLocalDeliveries } from "./recovery.js";
+import { GAP_MARGIN_MS } from "./delivery.js";
 import { RedisLink } from "./redis.js";
 import type { RelayServer } from "./sockets.js";
 
@@ -31,6 +34,8 @@ export interface RelayOptions {
   logger: Logger;
   /** Generated development secret (embedded mode), used when no secret is configured. */
   devJwtSecret?: string;
+  /** The database's limits read at start (lib/limits.ts applyConfiguredLimits); re-read every limitsRefreshMs. */
+  limits: Limits;
 }
 
 export class Relay implements RelayContext {
@@ -49,6 +54,8 @@ export class Relay implements RelayContext {
   private readonly delivery: Delivery;
   private readonly housekeeping: Housekeeping;
   private readonly redis: RedisLink;
+  private readonly limits: LiveLimits;
+  private readonly delivered: DeliveredMessages;
   private stopping = false;
 
   constructor(options: RelayOptions) {
@@ -68,6 +75,7 @@ export class Relay implements RelayContext {
     this.db.observe((call, seconds, ok) => this.metrics.sqlDuration.observe({ call, ok: ok ? "true" : "false" }, seconds));
     const devSecret = options.devJwtSecret && !config.jwtSecret && !config.jwtPublicKey ? options.devJwtSecret : undefined;
     this.auth = new Authenticator(devSecret ? { ...config, jwtSecret: devSecret, jwtAlgorithms: ["HS256"] } : config);
+    this.limits = new LiveLimits(this.db, options.limits, config.limitsRefreshMs, this.log.child({ scope: "limits" }));
     this.eventLog = new EventLog(this.db, config.logEventTypes, config.logEvents, this.metrics, this.log);
 
     this.httpServer = http.createServer(
@@ -126,10 +134,17 @@ export class Relay implements RelayContext {
       typing: typingBatcher(this.db, config.typingTimeoutMs),
       scheduleExpiry: (socket) => this.connections.scheduleExpiry(socket),
       noteActivity: (socket) => this.connections.noteActivity(socket),
+      limits: () => this.limits.current,
     };
     this.connections = new Connections(this, this.auth, (socket, log) => registerClientEvents(events, socket, log));
-    this.housekeeping = new Housekeeping(this, this.connections);
-    const delivered = new DeliveredMessages(30_000);
+    // Delivered message ids are kept long enough for the latest replay: after a relay is found
+    // dead, which is up to stale-after plus a heartbeat after its last sign of life.
+    const delivered = new DeliveredMessages(Math.max(30_000, config.staleAfterMs + 2 * config.presenceHeartbeatMs + GAP_MARGIN_MS));
+    this.delivered = delivered;
+    this.housekeeping = new Housekeeping(this, this.connections, (sinceMs) => {
+      this.redis.askPeersToReplay(sinceMs);
+      void this.delivery.replayMessages(sinceMs, "dead-relay");
+    });
     this.delivery = new Delivery(
       this,
       delivered,
@@ -162,6 +177,7 @@ export class Relay implements RelayContext {
   async start(): Promise<void> {
     const { config } = this;
     if (config.redisUrl) await this.redis.attach(config.redisUrl);
+    else trackLocalDeliveries(this.io.of("/").adapter as never, this.delivered);
     await this.listener.start();
     const closedOnStart = await sql.nodeStart(this.db, {
       nodeId: config.nodeId,
@@ -175,6 +191,7 @@ export class Relay implements RelayContext {
     this.connections.attach();
     this.eventLog.start();
     this.housekeeping.start();
+    this.limits.start();
 
     await new Promise<void>((resolve, reject) => {
       this.httpServer.once("error", reject);
@@ -196,6 +213,7 @@ export class Relay implements RelayContext {
     this.stopping = true;
     this.connections.stop();
     this.housekeeping.stop();
+    this.limits.stop();
     this.log.info({ connections: this.localConnectionCount }, "relay stopping");
     // No new connections; the clients of this relay reconnect (to another relay, or to this one
     // once restarted). Closing the transport, not a Socket.io disconnect, is what makes a

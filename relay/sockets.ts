@@ -22,6 +22,12 @@ export interface SocketData {
   active?: boolean;
   /** room:join calls in flight: they count toward the room cap, so concurrent joins cannot overshoot it. */
   joining?: number;
+  /**
+   * Room events (membership, presence, typing) announced while a room:join of this socket was in
+   * flight, by room: delivered once the join succeeds (the socket was not in the room yet and would
+   * miss them), dropped if it is refused.
+   */
+  heldForJoin?: Map<string, Array<[event: string, payload: unknown]>>;
 }
 
 export type RelayServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -30,6 +36,18 @@ export type RelaySocket = Socket<ClientToServerEvents, ServerToClientEvents, Int
 /** Socket.io room names: one per chat room, one per user (all of the user's sockets). */
 export const roomKey = (name: string) => `room:${name}`;
 export const userKey = (userId: string) => `user:${userId}`;
+/** Sockets whose room:join of the room is in flight (they are not in roomKey yet). */
+export const joiningKey = (name: string) => `joining:${name}`;
+
+/** Holds a room event for the sockets whose join of one of these rooms is in flight. */
+export function holdForJoining(io: RelayServer, rooms: string[], event: string, payload: unknown): void {
+  const nsp = io.of("/");
+  for (const room of rooms) {
+    const ids = nsp.adapter.rooms.get(joiningKey(room));
+    if (!ids) continue;
+    for (const id of ids) nsp.sockets.get(id)?.data.heldForJoin?.get(room)?.push([event, payload]);
+  }
+}
 
 /** Chat rooms with a socket on this relay. */
 export function localRoomNames(io: RelayServer): string[] {

@@ -1,9 +1,11 @@
 // room:join, room:leave and room:history. SQL decides who may join (realtime_join_room) and read
 // (realtime_room_history: whoever may join); the socket joins the Socket.io room only after SQL said
-// yes. Membership changes reach other sockets as NOTIFY (delivery.ts).
+// yes. Membership changes reach other sockets as NOTIFY (delivery.ts); those announced while the
+// join is in flight are held for the socket and delivered once it is in the room, so two users
+// joining at once each hear of the other.
 import * as sql from "../../lib/sql/index.js";
 import { RealtimeError } from "../../protocol/index.js";
-import { roomKey, type RelaySocket } from "../sockets.js";
+import { emitAnyEvent, joiningKey, roomKey, type RelaySocket } from "../sockets.js";
 import type { EventHandlers } from "./context.js";
 
 function roomCount(socket: RelaySocket): number {
@@ -22,6 +24,9 @@ export const roomEvents: EventHandlers<"room:join" | "room:leave" | "room:histor
       throw new RealtimeError("LIMIT_EXCEEDED", `this connection is in ${config.maxRoomsPerSocket} rooms, the most it may join`, { limit: "roomsPerSocket" });
     }
     socket.data.joining = joining + 1;
+    const held: Array<[string, unknown]> = [];
+    (socket.data.heldForJoin ??= new Map()).set(roomName, held);
+    socket.join(joiningKey(roomName));
     let result;
     try {
       result = await sql.joinRoom(ctx.db, {
@@ -33,8 +38,11 @@ export const roomEvents: EventHandlers<"room:join" | "room:leave" | "room:histor
         replayLimit: config.replayLimit,
       });
       await socket.join(roomKey(roomName));
+      for (const [event, payload] of held) emitAnyEvent(socket, event, payload);
     } finally {
       socket.data.joining!--;
+      if (socket.data.heldForJoin?.get(roomName) === held) socket.data.heldForJoin.delete(roomName);
+      socket.leave(joiningKey(roomName));
     }
     ctx.eventLog.record("join", id.anonymous ? null : id.userId, roomName, { socketId: socket.id });
     return result;

@@ -2,7 +2,7 @@
 // user:left once per membership, rejoining on connect, and every row of the authorisation table,
 // including anonymous connections on a relay that allows them.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRoom } from "../helpers/db.js";
+import { connectPg, createRoom } from "../helpers/db.js";
 import { uid } from "../helpers/names.js";
 import { startRelay, type TestRelay } from "../helpers/relay.js";
 import { ackError, ackOk, collect, connect, connectError, expectNoEvent, nextEvent } from "../helpers/sockets.js";
@@ -21,6 +21,57 @@ afterAll(async () => {
 });
 
 const roomName = (prefix: string) => uid(prefix);
+
+describe("joins that overlap", () => {
+  it("a socket whose join is in flight still hears of a member who joined meanwhile, once it is in", async () => {
+    // Setup: bob's join is held in SQL (a DBA's uncommitted membership row for bob blocks his insert).
+    const room = await createRoom(relay.db, roomName("overlap"));
+    const [alice, bob] = [uid("alice"), uid("bob")];
+    const a = await connect(relay.url, token(alice));
+    const b = await connect(relay.url, token(bob));
+    const dba = await connectPg(relay.db.url);
+    try {
+      await dba.query("begin");
+      await dba.query("insert into realtime_room_members (room_id, user_id) select id, $2 from realtime_rooms where name = $1", [room, bob]);
+      const heard = collect<{ userId: string }>(b, "user:joined");
+      const bobJoin = ackOk(b, "room:join", { roomName: room });
+      await new Promise((r) => setTimeout(r, 200)); // bob's join is waiting on the row lock
+
+      // Action: alice joins while bob's join is in flight; then the DBA lets go.
+      await ackOk(a, "room:join", { roomName: room });
+      await new Promise((r) => setTimeout(r, 100));
+      await dba.query("rollback");
+      await bobJoin;
+
+      // Assertions: bob heard of alice (held for his join, delivered once he was in), once.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(heard.filter((e) => e.userId === alice)).toHaveLength(1);
+    } finally {
+      await dba.end();
+      a.disconnect();
+      b.disconnect();
+    }
+  });
+
+  it("a socket whose join is refused hears nothing of the room", async () => {
+    const room = await createRoom(relay.db, roomName("closed"), "channel", "private");
+    const [owner, outsider] = [uid("owner"), uid("outsider")];
+    await relay.db.q("select realtime_add_member($1, $2)", [room, owner]);
+    const o = await connect(relay.url, token(owner));
+    const x = await connect(relay.url, token(outsider));
+    try {
+      const heard = collect(x, "presence:changed");
+      const refused = ackError(x, "room:join", "FORBIDDEN", { roomName: room });
+      await ackOk(o, "presence:update", { status: "busy" });
+      expect((await refused).code).toBe("FORBIDDEN");
+      await new Promise((r) => setTimeout(r, 200));
+      expect(heard.filter((p: any) => p.userId === owner)).toEqual([]);
+    } finally {
+      o.disconnect();
+      x.disconnect();
+    }
+  });
+});
 
 describe("room:join and room:leave", () => {
   it("joins a public channel: answers room, members with presence and typers; announces user:joined", async () => {
