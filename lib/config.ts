@@ -68,15 +68,12 @@ export interface Config {
   autoCreateRooms: boolean;
   maxPayloadBytes: number;
   /**
-   * The relay's early check of message length until it reads the database's limits. The limit
-   * itself lives in the database (realtime_limits(), `realtime limits set maxMessageLength N`).
-   */
-  maxMessageLength: number;
-  /**
    * Limits set in the environment, to be written to the database at start (lib/limits.ts):
    * REALTIME_MAX_MESSAGE_LENGTH, kept for existing set-ups. Empty when unset.
    */
   limitsFromEnv: { maxMessageLength?: number };
+  /** How often a relay re-reads the database's limits (realtime_limits()), ms. */
+  limitsRefreshMs: number;
   rateLimitPerSec: number;
   rateLimitBurst: number;
   /** Refused events a socket may collect (refilled at rateLimitPerSec) before it is disconnected. */
@@ -285,11 +282,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     eventRetentionMs: int(env, "REALTIME_EVENT_RETENTION", 7 * 86_400_000, 60_000, 3650 * 86_400_000),
     autoCreateRooms: bool(env, "REALTIME_AUTO_CREATE_ROOMS", false),
     maxPayloadBytes: int(env, "REALTIME_MAX_PAYLOAD", 64 * 1024, 1024, 16 * 1024 * 1024),
-    maxMessageLength: int(env, "REALTIME_MAX_MESSAGE_LENGTH", 10_000, 1, 100_000),
     limitsFromEnv:
       str(env, "REALTIME_MAX_MESSAGE_LENGTH") === undefined
         ? {}
         : { maxMessageLength: int(env, "REALTIME_MAX_MESSAGE_LENGTH", 10_000, 1, 100_000) },
+    limitsRefreshMs: int(env, "REALTIME_LIMITS_REFRESH", 60_000, 100, 3_600_000),
     rateLimitPerSec: int(env, "REALTIME_RATE_LIMIT", 50, 1, 100_000),
     rateLimitBurst: int(env, "REALTIME_RATE_BURST", 100, 1, 1_000_000),
     rateStrikes: 0, // set below: defaults to twice the burst

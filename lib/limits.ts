@@ -2,8 +2,11 @@
 // start; REALTIME_MAX_MESSAGE_LENGTH, from before they moved there, still works: when it is set and
 // differs from the database's value, start writes it there (realtime_set_limits) and says so; a
 // least-privilege relay role may not, and start then stops with one line naming the CLI command.
+// A running relay re-reads them every REALTIME_LIMITS_REFRESH (LiveLimits), so `realtime limits
+// set` reaches it without a restart.
 import type { Config } from "./config.js";
-import { readLimits, setLimits, type LimitKey, type Limits } from "./sql/limits.js";
+import type { Logger } from "./logger.js";
+import { LIMIT_KEYS, readLimits, setLimits, type LimitKey, type Limits } from "./sql/limits.js";
 import type { SqlClient } from "./sql/client.js";
 
 const ENV_NAMES: Record<LimitKey, string | undefined> = {
@@ -56,4 +59,72 @@ export async function applyConfiguredLimits(
     );
   }
   return limits;
+}
+
+/** The names of the limits that differ between a and b. */
+function changedLimits(a: Limits, b: Limits): string[] {
+  const keys = [...LIMIT_KEYS, "statuses", "customStatusKeys"] as const;
+  return keys.filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]));
+}
+
+/**
+ * The limits a relay validates payloads with: those read at start, re-read every intervalMs. A
+ * failed read keeps the last ones (warned once until a read succeeds again): the database applies
+ * its own limits to every call that reaches it anyway.
+ */
+export class LiveLimits {
+  private limits: Limits;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private failing = false;
+
+  constructor(
+    private readonly db: SqlClient,
+    initial: Limits,
+    private readonly intervalMs: number,
+    private readonly log: Pick<Logger, "info" | "warn">,
+  ) {
+    this.limits = initial;
+  }
+
+  /** The limits last read from the database. */
+  get current(): Limits {
+    return this.limits;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Reads the database's limits now. */
+  async refresh(): Promise<void> {
+    try {
+      const next = await readLimits(this.db);
+      const changed = changedLimits(this.limits, next);
+      if (changed.length > 0) {
+        this.log.info({ changed: Object.fromEntries(changed.map((k) => [k, next[k as keyof Limits]])) }, "the database's limits changed; payloads are checked against them now");
+      }
+      if (this.failing) this.log.info("the database's limits are readable again");
+      this.failing = false;
+      this.limits = next;
+    } catch (err) {
+      if (!this.failing) this.log.warn({ err: (err as Error).message }, "could not re-read the database's limits; keeping the last ones read");
+      this.failing = true;
+    }
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.refresh().finally(() => this.schedule());
+    }, this.intervalMs);
+    this.timer.unref();
+  }
 }

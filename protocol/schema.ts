@@ -2,10 +2,28 @@
 // returning the field's typed value or throwing BAD_REQUEST with a message naming the field. Runs
 // in browsers too (no Node API), so a client can check a payload before sending it.
 import { RealtimeError } from "./errors.js";
+import type { PresenceStatus } from "./events.js";
 
-/** Limits that come from the server's configuration. */
-export interface SchemaOptions {
+/**
+ * The limits a payload is held to: the server's database holds them (realtime_limits(), changed
+ * with `realtime limits set`), and a relay validates with the values it last read from it.
+ */
+export interface PayloadLimits {
+  /** Characters of a message's content. */
   maxMessageLength: number;
+  /** Bytes of a message's metadata, as JSON. */
+  maxMessageMetadataBytes: number;
+  /** Characters of a custom status's text and emoji. */
+  maxCustomStatusText: number;
+  maxCustomStatusEmoji: number;
+  /** The statuses a user may choose. */
+  statuses: readonly PresenceStatus[];
+  /** The keys a custom status may have. */
+  customStatusKeys: readonly string[];
+}
+
+export interface SchemaOptions {
+  limits: Readonly<PayloadLimits>;
   /**
    * Called once the payload is known to be an object (with null), then after each field checked
    * (with its name): lets a server refuse a call (anonymous, say) at the same point as before.
@@ -15,6 +33,13 @@ export interface SchemaOptions {
 
 /** Checks one field of a payload; absent fields arrive as undefined. */
 export type Rule<T> = (value: unknown, field: string, options: SchemaOptions) => T;
+
+/** A bound fixed by the protocol, or read from the options (the limits) at each check. */
+export type Bound<T> = T | ((options: SchemaOptions) => T);
+
+function resolve<T>(bound: Bound<T>, options: SchemaOptions): T {
+  return typeof bound === "function" ? (bound as (options: SchemaOptions) => T)(options) : bound;
+}
 
 export interface Schema<T> {
   parse(value: unknown, options: SchemaOptions): T;
@@ -64,7 +89,7 @@ export function optional<T>(rule: Rule<T>): Rule<T | undefined> {
 }
 
 export interface StringRule {
-  max: number | ((options: SchemaOptions) => number);
+  max: Bound<number>;
   min?: number;
   /** Refuse control characters and surrounding spaces (identifiers such as room names). */
   identifier?: boolean;
@@ -72,7 +97,7 @@ export interface StringRule {
 
 export function string(rule: StringRule): Rule<string> {
   return (v, field, options) => {
-    const max = typeof rule.max === "function" ? rule.max(options) : rule.max;
+    const max = resolve(rule.max, options);
     if (typeof v !== "string") bad(`${field} must be a string`);
     const len = [...v].length;
     if (len < (rule.min ?? 1)) bad(`${field} must not be empty`);
@@ -100,8 +125,9 @@ export function clientId(max: number): Rule<string> {
   };
 }
 
-export function oneOf<T extends string>(values: readonly T[]): Rule<T> {
-  return (v, field) => {
+export function oneOf<T extends string>(allowed: Bound<readonly T[]>): Rule<T> {
+  return (v, field, options) => {
+    const values = resolve(allowed, options);
     if (typeof v !== "string" || !(values as readonly string[]).includes(v)) bad(`${field} must be one of ${values.join(", ")}`);
     return v as T;
   };
@@ -122,8 +148,9 @@ const utf8 = new TextEncoder();
 export const utf8Length = (s: string) => utf8.encode(s).length;
 
 /** A JSON object no larger than maxBytes when serialised. */
-export function jsonObject(maxBytes: number): Rule<Payload> {
-  return (v, field) => {
+export function jsonObject(limit: Bound<number>): Rule<Payload> {
+  return (v, field, options) => {
+    const maxBytes = resolve(limit, options);
     asObject(v, field);
     if (utf8Length(JSON.stringify(v)) > maxBytes) bad(`${field} must be at most ${maxBytes} bytes of JSON`);
     if (containsNul(v)) bad(`${field} must not contain NUL characters`);

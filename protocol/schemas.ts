@@ -1,8 +1,9 @@
 // The payload schema of every client event, checked before any database call. Every failure is
 // BAD_REQUEST with a message naming the field. Adding an event: its types in events.ts, its
-// schema here.
+// schema here. The limits on what is stored (message length and metadata, custom status, the
+// statuses) are not written here: each check reads them from the options (SchemaOptions.limits),
+// which a relay fills with the database's realtime_limits().
 import type { ClientEventName, CustomStatus } from "./events.js";
-import { PRESENCE_STATUSES } from "./events.js";
 import {
   anything,
   asObject,
@@ -22,21 +23,24 @@ import {
 const roomName = string({ max: 255, identifier: true });
 const threadId = optional(string({ max: 255, identifier: true }));
 
-const CUSTOM_STATUS_FIELDS = ["text", "emoji", "expiresAt"];
 const customStatusFields = object({
-  text: optional(string({ max: 128, min: 0 })),
-  emoji: optional(string({ max: 32, min: 0 })),
+  text: optional(string({ max: (o) => o.limits.maxCustomStatusText, min: 0 })),
+  emoji: optional(string({ max: (o) => o.limits.maxCustomStatusEmoji, min: 0 })),
   expiresAt: optional(string({ max: 64 })),
 });
 
-/** customStatus: undefined keeps the stored one, null clears it, an object (these three fields only) sets it. */
+/** "a, b and c" */
+const listed = (items: readonly string[]) => (items.length < 2 ? items.join("") : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`);
+
+/** customStatus: undefined keeps the stored one, null clears it, an object (the limits' customStatusKeys only) sets it. */
 const customStatus: Rule<CustomStatus | null | undefined> = (v, field, options) => {
   if (v === undefined) return undefined;
   if (v === null) return null;
   const c = asObject(v, field);
-  customStatusFields.parse(c, { maxMessageLength: options.maxMessageLength });
-  const extra = Object.keys(c).filter((k) => !CUSTOM_STATUS_FIELDS.includes(k));
-  if (extra.length > 0) bad(`customStatus may only have text, emoji and expiresAt (got ${extra.slice(0, 3).join(", ")})`);
+  customStatusFields.parse(c, { limits: options.limits });
+  const keys = options.limits.customStatusKeys;
+  const extra = Object.keys(c).filter((k) => !keys.includes(k));
+  if (extra.length > 0) bad(`customStatus may only have ${listed(keys)} (got ${extra.slice(0, 3).join(", ")})`);
   return c as CustomStatus;
 };
 
@@ -55,14 +59,14 @@ export const clientEventSchemas = {
   "room:history": object({ roomName, before: optional(nonNegativeInteger), limit: optional(historyLimit) }),
   "message:send": object({
     roomName,
-    content: string({ max: (o) => o.maxMessageLength }),
+    content: string({ max: (o) => o.limits.maxMessageLength }),
     threadId,
-    metadata: optional(jsonObject(8192)),
+    metadata: optional(jsonObject((o) => o.limits.maxMessageMetadataBytes)),
     clientMessageId: optional(clientId(128)),
   }),
   "typing:start": typing,
   "typing:stop": typing,
-  "presence:update": object({ status: oneOf(PRESENCE_STATUSES), customStatus }),
+  "presence:update": object({ status: oneOf((o) => o.limits.statuses), customStatus }),
   "presence:get": object({ userIds: stringArray(100, 255) }),
   "auth:refresh": object({ token: string({ max: 8192 }) }),
   ping: anything,

@@ -3,16 +3,20 @@
 //
 // Start-up fails with one line for what a person can fix: a busy port (REALTIME_PORT), a database
 // that does not exist (`realtime init` creates it: the relay never creates databases), a database
-// that stays unreachable for REALTIME_DB_WAIT. With installSignalHandlers, SIGINT/SIGTERM at any
+// that stays unreachable for REALTIME_DB_WAIT, a REALTIME_MAX_MESSAGE_LENGTH the relay's role may
+// not write to the database (lib/limits.ts). With installSignalHandlers, SIGINT/SIGTERM at any
 // moment, start-up included, stop whatever has started (the embedded PostgreSQL too) and exit.
 import pg from "pg";
 import { assertAuthConfigured, loadConfig, loadDotEnv, type Config } from "../lib/config.js";
+import { Db } from "../lib/db.js";
+import { applyConfiguredLimits } from "../lib/limits.js";
 import { createLogger, type Logger } from "../lib/logger.js";
 import { migrateDatabase } from "../lib/migrate.js";
 import { maskUrl } from "../lib/mask.js";
 import { assertPortFree, errorCode, listenError, waitForDatabase } from "./startup-checks.js";
 import { Relay } from "./server.js";
 import { ensurePublicChannel } from "../lib/sql/rooms.js";
+import type { Limits } from "../lib/sql/limits.js";
 
 export interface RunningServer {
   url: string;
@@ -52,6 +56,25 @@ async function seedDemoRoom(databaseUrl: string): Promise<void> {
     await ensurePublicChannel(client, "general");
   } finally {
     await client.end();
+  }
+}
+
+/**
+ * The database's limits, with those set in the environment (REALTIME_MAX_MESSAGE_LENGTH) written
+ * there first and logged in one line each; a role that may not write them fails with LimitsError.
+ */
+async function startLimits(databaseUrl: string, config: Readonly<Config>, log: Logger): Promise<Limits> {
+  const db = new Db({
+    connectionString: databaseUrl,
+    max: 1,
+    applicationName: `realtime-start ${config.nodeId}`,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    lockTimeoutMs: config.dbLockTimeoutMs,
+  });
+  try {
+    return await applyConfiguredLimits(db, config, (line) => log.info(line));
+  } finally {
+    await db.close().catch(() => {});
   }
 }
 
@@ -138,7 +161,11 @@ export async function runServer(options: RunServerOptions = {}): Promise<Running
     log.info({ database: maskUrl(databaseUrl), schemaVersion: migrated.schemaVersion }, "database ready");
     checkAborted();
     if (stopEmbedded) await seedDemoRoom(databaseUrl);
-    relay = new Relay({ config, databaseUrl, logger: log, devJwtSecret });
+    // Payloads are checked against the database's limits (REALTIME_MAX_MESSAGE_LENGTH is written
+    // there first), read before serving and re-read by the relay every REALTIME_LIMITS_REFRESH.
+    const limits = await startLimits(databaseUrl, config, log);
+    checkAborted();
+    relay = new Relay({ config, databaseUrl, logger: log, devJwtSecret, limits });
     try {
       await relay.start();
     } catch (err) {

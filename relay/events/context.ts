@@ -3,7 +3,7 @@
 // its acknowledgement's data; a thrown RealtimeError becomes {ok:false, error} and an `error` event.
 import type { Logger } from "../../lib/logger.js";
 import type { OutgoingMessage, SqlClient, TypingChange, TypingChangeResult } from "../../lib/sql/index.js";
-import type { ClientAckData, ClientEventName, ClientEventSchemas, Infer, Message } from "../../protocol/index.js";
+import type { ClientAckData, ClientEventName, ClientEventSchemas, Infer, Message, PayloadLimits } from "../../protocol/index.js";
 import type { Authenticator } from "../auth.js";
 import type { Batcher } from "../batcher.js";
 import type { RelayContext } from "../context.js";
@@ -18,6 +18,8 @@ export interface EventContext extends Pick<RelayContext, "config" | "io" | "metr
   /** message:send and typing go to the database in natural batches (batcher.ts). */
   readonly messages: Batcher<OutgoingMessage, StoredMessage>;
   readonly typing: Batcher<TypingChange, TypingChangeResult>;
+  /** The limits payloads are checked against: the database's, as last read (lib/limits.ts LiveLimits). */
+  limits(): Readonly<PayloadLimits>;
   /** Re-arms the token expiry of a socket (after auth:refresh). */
   scheduleExpiry(socket: RelaySocket): void;
   /** Notes a client event (idle-to-away). */

@@ -1,9 +1,10 @@
-// Client events. Each one is rate limited, checked against its schema (protocol/schemas.ts)
-// before any database call, handled by its family's module here, and answered with its
-// acknowledgement {ok, data} / {ok:false, error}; on failure `error` is also emitted to the
-// socket. Nothing a client sends can throw out of a handler. Adding an event: its types in
-// protocol/events.ts, its schema in protocol/schemas.ts, its handler in its family's module below
-// (room:history is in rooms.ts; the type of `handlers` refuses a client event without one).
+// Client events. Each one is rate limited, checked against its schema (protocol/schemas.ts, with
+// the database's limits as last read: ctx.limits()) before any database call, handled by its
+// family's module here, and answered with its acknowledgement {ok, data} / {ok:false, error}; on
+// failure `error` is also emitted to the socket. Nothing a client sends can throw out of a
+// handler. Adding an event: its types in protocol/events.ts, its schema in protocol/schemas.ts, its
+// handler in its family's module below (room:history is in rooms.ts; the type of `handlers`
+// refuses a client event without one).
 import type { Logger } from "../../lib/logger.js";
 import { assertShallow, clientEventSchemas, RealtimeError, toRealtimeError, type ClientEventName, type Schema } from "../../protocol/index.js";
 import { sendError } from "../context.js";
@@ -97,7 +98,7 @@ export function registerClientEvents(ctx: EventContext, socket: RelaySocket, log
             throw new RealtimeError("PAYLOAD_TOO_LARGE", `payload is ${size} bytes; the limit is ${config.maxPayloadBytes}`);
           }
         }
-        const payload = schema.parse(raw, { maxMessageLength: config.maxMessageLength, checkpoint });
+        const payload = schema.parse(raw, { limits: ctx.limits(), checkpoint });
         const data = await handler(payload as never, call);
         ack?.({ ok: true, data: data ?? null });
       } catch (err) {
