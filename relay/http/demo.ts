@@ -1,8 +1,9 @@
-// The demo page (GET /, files in relay/demo/ served as they are): a small chat client on the real
-// socket.io client, for a first look at the server and as a manual test tool. Off with
+// The demo page (GET /, files in relay/demo/ served as they are): a small chat client on the client
+// SDK (GET /client.js), for a first look at the server and as a manual test tool. Off with
 // REALTIME_DEMO=false and by default in production. Tokens: the page mints one through
 // POST /demo/token only when the server signs with its own development secret (embedded mode) or
-// REALTIME_DEMO_TOKENS=true; otherwise paste a token.
+// REALTIME_DEMO_TOKENS=true; otherwise it explains how to get one and takes a pasted token. The page
+// asks with an empty body whether it may mint: 403 (checked first) means no, 400 means yes.
 import { existsSync, readFileSync } from "node:fs";
 import type http from "node:http";
 import { fileURLToPath } from "node:url";
