@@ -267,8 +267,12 @@ describe("demo page in Chromium", () => {
   }, 30_000);
 
   it("on a server that mints no demo tokens, explains how to get one and takes a pasted one", async () => {
-    // The same database with REALTIME_DEMO_TOKENS off: POST /demo/token answers 403.
-    const plain = await runServer({ installSignalHandlers: false, env: { ...env, REALTIME_DEMO_TOKENS: "false", REALTIME_PORT: "0" } });
+    // The same database with REALTIME_DEMO_TOKENS off: POST /demo/token answers 403. Its own node
+    // id: in this process it would otherwise take the first relay's and clear that node's rows.
+    const plain = await runServer({
+      installSignalHandlers: false,
+      env: { ...env, REALTIME_DEMO_TOKENS: "false", REALTIME_PORT: "0", REALTIME_NODE_ID: `demo-plain-${process.pid}` },
+    });
     try {
       const res = await fetch(`${plain.url}/demo/token`, { method: "POST", body: JSON.stringify({ userId: "erin" }) });
       expect(res.status).toBe(403);
