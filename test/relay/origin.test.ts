@@ -74,7 +74,7 @@ describe("demo tokens", () => {
     try {
       const page = await fetch(`${demo.url}/`);
       expect(page.status).toBe(200);
-      expect(await page.text()).toContain("/socket.io/socket.io.js");
+      expect(await page.text()).toContain("/client.js");
       const res = await fetch(`${demo.url}/demo/token`, { method: "POST", body: JSON.stringify({ userId: "mallory" }) });
       expect(res.status).toBe(403);
       expect((await res.json()).error.code).toBe("FORBIDDEN");
