@@ -4,8 +4,9 @@
 // POST /demo/token only when the server signs with its own development secret (embedded mode) or
 // REALTIME_DEMO_TOKENS=true; otherwise it explains how to get one and takes a pasted token. The page
 // asks with an empty body whether it may mint: 403 (checked first) means no, 400 means yes.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type http from "node:http";
+import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import jwt from "jsonwebtoken";
 import { json } from "./json.js";
@@ -26,15 +27,33 @@ function demoDirectory(): string {
   throw new Error("the demo page's files (relay/demo/) are missing");
 }
 
-const FILES: Record<string, { file: string; type: string }> = {
-  "/": { file: "index.html", type: "text/html; charset=utf-8" },
-  "/demo/demo.js": { file: "demo.js", type: "text/javascript; charset=utf-8" },
-  "/demo/demo.css": { file: "demo.css", type: "text/css; charset=utf-8" },
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
 };
-let cache: Map<string, Buffer> | undefined;
+let files: Map<string, { file: string; type: string }> | undefined;
+const cache = new Map<string, Buffer>();
+
+/**
+ * The routes: GET / is index.html, GET /demo/NAME every other file in relay/demo/ with a known type,
+ * as listed once. Only listed names are served, so no path (../, %2F) reaches another file.
+ */
+function demoRoutes(): Map<string, { file: string; type: string }> {
+  if (files) return files;
+  const dir = demoDirectory();
+  files = new Map();
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const type = TYPES[extname(entry.name)];
+    if (!entry.isFile() || !type || !/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(entry.name)) continue;
+    files.set(entry.name === "index.html" ? "/" : `/demo/${entry.name}`, { file: entry.name, type });
+  }
+  return files;
+}
 
 function demoFile(name: string): Buffer {
-  cache ??= new Map();
   let body = cache.get(name);
   if (!body) {
     body = readFileSync(demoDirectory() + name);
@@ -58,8 +77,9 @@ function isLoopback(address: string | undefined): boolean {
 
 /** Serves the demo routes; returns false for other paths. */
 export async function serveDemo(options: DemoOptions, url: URL, req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
-  const file = FILES[url.pathname];
-  if (file && req.method === "GET") {
+  const page = req.method === "GET" && (url.pathname === "/" || url.pathname.startsWith("/demo/"));
+  const file = page ? demoRoutes().get(url.pathname) : undefined;
+  if (file) {
     res.writeHead(200, { "content-type": file.type, "cache-control": "no-store" });
     res.end(demoFile(file.file));
     return true;
