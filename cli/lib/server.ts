@@ -5,7 +5,7 @@ import path from "node:path";
 import type { Config } from "../../lib/config.js";
 import { commandLine, isAlive } from "../../lib/process.js";
 
-// Several relays can run from one directory (README "Several relays"): each has its own files in
+// Several relays can run from one directory (docs/operations.md, "Several relays"): each has its own files in
 // <data dir>/run/, named after its node (REALTIME_NODE_ID, or port-<REALTIME_PORT> without one):
 //   <name>.pid   the server's pid (written by `server start`, removed when it exits)
 //   <name>.json  what the running server tells other shells: URL, port, embedded database port

@@ -1,4 +1,4 @@
-// Operating the server from a shell: several relays from one directory (the README's "Several
+// Operating the server from a shell: several relays from one directory (docs/operations.md, "Several
 // relays" commands), a busy port, a misspelled database, a database that is still starting, the
 // token usage error, and log output in a terminal and in a pipe. Real processes, real PostgreSQL.
 import fs from "node:fs";
@@ -58,8 +58,8 @@ function jsonLines(text: string): Array<Record<string, unknown>> {
 }
 
 describe("several relays from one directory", { timeout: 120_000 }, () => {
-  it("the README's two npm start commands both run; status, logs and stop see both, or one with --node", async () => {
-    // Setup: one directory, two relays as the README starts them (npm start, different node ids and ports).
+  it("the two npm start commands of docs/operations.md both run; status, logs and stop see both, or one with --node", async () => {
+    // Setup: one directory, two relays as docs/operations.md starts them (npm start, different node ids and ports).
     const dir = path.join(cwd, "several");
     const [portA, portB] = [await freePort(), await freePort()];
     const common: Env = {

@@ -56,7 +56,7 @@ export async function withRoot<T>(fn: (client: pg.Client) => Promise<T>): Promis
   } catch (err) {
     throw new Error(
       `PostgreSQL is not reachable at ${TEST_ROOT_DATABASE_URL} (${(err as Error).message}). ` +
-        "Start it (see README, Tests) or set TEST_DATABASE_URL.",
+        "Start it (see docs/development.md, Tests) or set TEST_DATABASE_URL.",
     );
   }
   try {

@@ -3,7 +3,7 @@
 // type and set presence everywhere; the acknowledgements must match the rules, and no socket may
 // receive a message, typing, membership or presence event it is not allowed to see.
 //
-// The expectation comes from the test's own model of memberships (README, Rooms), never from the
+// The expectation comes from the test's own model of memberships (docs/protocol.md, Rooms), never from the
 // SQL functions under test. Events are attributed to phases with a barrier: a
 // realtime_broadcast_user() to every user after a phase's acknowledgements; notifications reach the
 // relay in commit order and a socket's frames arrive in order, so whatever a phase caused reaches a

@@ -1,4 +1,4 @@
-// Rooms (functions/rooms.sql): every row of the authorisation table (README, Rooms), dm rooms,
+// Rooms (functions/rooms.sql): every row of the authorisation table (docs/protocol.md, Rooms), dm rooms,
 // broadcast senders, unknown rooms and automatic creation, membership notifications.
 import { describe, expect, it } from "vitest";
 import { connectPg } from "../helpers/db.js";
