@@ -6,6 +6,7 @@
 import pg from "pg";
 import type { Logger } from "./logger.js";
 import { RealtimeError, isResourceSqlState, isUnavailableSqlState, toRealtimeError } from "../protocol/index.js";
+import { PING } from "./sql/health.js";
 import { RateLimitedLog } from "./rate-limited-log.js";
 
 // timestamptz and bigint as JS values the protocol can send: ISO strings and numbers.
@@ -199,7 +200,7 @@ export class Db {
       client.on("error", () => {});
       try {
         await client.connect();
-        await client.query("select 1");
+        await client.query(PING);
         return { ok: true, latencyMs: Date.now() - started };
       } catch (err) {
         const e = err as { code?: string; message?: string };

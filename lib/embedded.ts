@@ -41,7 +41,7 @@ import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { ensureDatabase } from "./database-admin.js";
+import { ensureDatabase } from "./sql/databases.js";
 import { commandLine, isAlive, processStartTime, sleep } from "./process.js";
 
 export interface EmbeddedDatabase {

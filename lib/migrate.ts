@@ -8,7 +8,8 @@ import { migrate } from "graphile-migrate";
 // of that pool errors (the database restarting, or being dropped): close it right away instead.
 import { clearAllPools } from "graphile-migrate/dist/pgReal.js";
 import { Logger } from "@graphile/logger";
-import { ensureDatabase } from "./database-admin.js";
+import { readAppliedMigrations, type AppliedMigration, type Queryable } from "./sql/migrations.js";
+import { ensureDatabase } from "./sql/databases.js";
 import { PACKAGE_ROOT } from "./paths.js";
 
 export const MIGRATIONS_FOLDER = path.join(PACKAGE_ROOT, "migrations");
@@ -18,15 +19,7 @@ export interface MigrateResult {
   schemaVersion: string | null;
 }
 
-export interface AppliedMigration {
-  filename: string;
-  hash: string;
-}
-
-/** Something that runs a query: a connected pg client, or a pool. */
-export interface Queryable {
-  query<R extends pg.QueryResultRow>(text: string): Promise<pg.QueryResult<R>>;
-}
+export type { AppliedMigration, Queryable } from "./sql/migrations.js";
 
 /**
  * The migrations a database has applied (graphile_migrate.migrations), oldest first; empty when the
@@ -35,12 +28,7 @@ export interface Queryable {
  * open client.
  */
 export async function appliedMigrations(target: string | Queryable): Promise<AppliedMigration[]> {
-  const read = async (client: Queryable) => {
-    const { rows } = await client.query<AppliedMigration>(
-      "select filename, hash from graphile_migrate.migrations order by date, filename",
-    );
-    return rows;
-  };
+  const read = readAppliedMigrations;
   try {
     if (typeof target !== "string") return await read(target);
     const client = new pg.Client({ connectionString: target, connectionTimeoutMillis: 5000, application_name: "realtime" });

@@ -4,7 +4,7 @@ import { RealtimeCommand } from "../lib/base.js";
 import { checkRedisConfigured, describeJwt, type RedisStatus } from "../lib/checks.js";
 import { runningEmbedded } from "../lib/database.js";
 import { CliError, describeDbError, type DbTarget } from "../lib/errors.js";
-import type { RelayRoleResult } from "../../lib/relay-role.js";
+import type { RelayRoleResult } from "../../lib/sql/roles.js";
 import { maskUrl } from "../../lib/mask.js";
 
 export interface InitJson {
@@ -88,7 +88,7 @@ export default class Init extends RealtimeCommand {
   }): Promise<InitJson["database"] & { relayRole: RelayRoleResult }> {
     const config = this.settings;
     const { appliedMigrations, migrateDatabase } = await import("../../lib/migrate.js");
-    const { setupRelayRole } = await import("../../lib/relay-role.js");
+    const { setupRelayRole } = await import("../../lib/sql/roles.js");
     const log = (message: string) => {
       if (/debug|trace/i.test(config.logLevel)) this.logToStderr(`  ${message}`);
     };

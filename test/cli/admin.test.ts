@@ -5,7 +5,7 @@ import path from "node:path";
 import jwt from "jsonwebtoken";
 import { Config, settings } from "@oclif/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { scramVerifier } from "../../lib/relay-role.js";
+import { scramVerifier } from "../../lib/sql/roles.js";
 import { createTestDatabase, query, type TestDatabase, urlAs, withClient, withRoot } from "../helpers/db.js";
 import { databaseUrl, TEST_ROOT_DATABASE_URL } from "../helpers/env.js";
 import { CLI_JWT_SECRET } from "../helpers/tokens.js";

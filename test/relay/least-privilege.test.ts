@@ -4,7 +4,7 @@
 // timeouts, and its pool uses REALTIME_STATEMENT_TIMEOUT / REALTIME_IDLE_TX_TIMEOUT. Against a
 // database that was never migrated it refuses to start with one clear line.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { setupRelayRole } from "../../lib/relay-role.js";
+import { setupRelayRole } from "../../lib/sql/roles.js";
 import { createRoom, createTestDatabase, type TestDatabase, urlAs, withRoot as root } from "../helpers/db.js";
 import { databaseUrl } from "../helpers/env.js";
 import { stampedName, uid } from "../helpers/names.js";

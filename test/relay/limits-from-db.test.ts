@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeError } from "../../cli/lib/errors.js";
 import { LimitsError } from "../../lib/limits.js";
-import { setupRelayRole } from "../../lib/relay-role.js";
+import { setupRelayRole } from "../../lib/sql/roles.js";
 import { toRealtimeError } from "../../protocol/index.js";
 import { runServer } from "../../relay/main.js";
 import { createRoom, createTestDatabase, type TestDatabase, urlAs, withRoot as root } from "../helpers/db.js";

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { setupRelayRole } from "../../lib/relay-role.js";
+import { setupRelayRole } from "../../lib/sql/roles.js";
 import { migrateDatabase } from "../../lib/migrate.js";
 import { PACKAGE_ROOT } from "../../lib/paths.js";
 import { urlAs, withRoot as root } from "../helpers/db.js";

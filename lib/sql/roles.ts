@@ -4,7 +4,7 @@
 // connects as the schema owner, as before (the superuser-free path).
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import pg from "pg";
-import { quoteIdent } from "./database-admin.js";
+import { quoteIdent } from "./databases.js";
 
 export interface RelayRoleOptions {
   /** The NOLOGIN group role that holds the relay's privileges. */
