@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type http from "node:http";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
-import jwt from "jsonwebtoken";
+import { mintToken } from "../../lib/token.js";
 import { json } from "./json.js";
 
 export interface DemoOptions {
@@ -111,7 +111,7 @@ export async function serveDemo(options: DemoOptions, url: URL, req: http.Incomi
       json(res, 400, { error: { code: "BAD_REQUEST", message: "userId must be 1 to 64 letters, digits or _.@-" } });
       return true;
     }
-    json(res, 200, { token: jwt.sign({ sub: userId }, secret, { algorithm: "HS256", expiresIn: "12h" }) });
+    json(res, 200, { token: mintToken({ userId, secret, ttlMs: 12 * 3_600_000 }).token });
     return true;
   }
   return false;
