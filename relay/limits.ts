@@ -24,10 +24,18 @@ export class TokenBucket {
     this.tokens -= 1;
     return true;
   }
+
+  /** Milliseconds until the next token (0 when one is there). */
+  msUntilToken(): number {
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.perSec) * 1000);
+  }
 }
 
-/** Undefined: allowed. Otherwise the bucket that refused, and whether the socket must now go. */
-export type Refusal = { limit: "general" | "presence" | "typing"; disconnect: boolean } | undefined;
+/**
+ * Undefined: allowed. Otherwise the bucket that refused, whether the socket must now go, and how
+ * long until that bucket has a token again (a client can wait that long before retrying).
+ */
+export type Refusal = { limit: "general" | "presence" | "typing"; disconnect: boolean; retryAfterMs: number } | undefined;
 
 /**
  * The limits of one socket. Every event takes a token from the general bucket, valid presence
@@ -56,7 +64,7 @@ export class SocketLimits {
    */
   check(limit: "general" | "presence" | "typing", now = Date.now()): Refusal {
     if (this[limit].take(now)) return undefined;
-    return { limit, disconnect: !this.strikes.take(now) };
+    return { limit, disconnect: !this.strikes.take(now), retryAfterMs: this[limit].msUntilToken() };
   }
 
   /** True when a typing:start for this key was accepted within the throttle: answer it from memory. */

@@ -58,7 +58,7 @@ export function registerClientEvents(ctx: EventContext, socket: RelaySocket, log
         : refused.limit === "typing"
           ? [config.typingRateLimitPerSec, "typing events"]
           : [config.rateLimitPerSec, "events"];
-    return new RealtimeError("RATE_LIMITED", `more than ${rate} ${what} per second`, { limit: refused.limit });
+    return new RealtimeError("RATE_LIMITED", `more than ${rate} ${what} per second`, { limit: refused.limit, retryAfterMs: refused.retryAfterMs });
   };
 
   const call: EventCall = {

@@ -145,7 +145,10 @@ describe("presence and typing budgets", () => {
     const c = await connect(strict.url, token(uid()));
     for (let i = 0; i < 5; i++) await ackOk(c, "presence:update", { status: i % 2 ? "away" : "busy" });
     const err = await ackError(c, "presence:update", "RATE_LIMITED", { status: "online" });
-    expect(err.details).toEqual({ limit: "presence" });
+    expect(err.details).toEqual({ limit: "presence", retryAfterMs: expect.any(Number) });
+    // One presence update per second: the next token is at most a second away.
+    expect((err.details as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
+    expect((err.details as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(1000);
     expect((await ackOk(c, "ping")).timestamp).toBeTypeOf("number");
     // Invalid updates are refused for what they are and do not use the budget up.
     await ackError(c, "presence:update", "BAD_REQUEST", { status: "sleeping" });
@@ -164,7 +167,7 @@ describe("presence and typing budgets", () => {
       await ackOk(c, "typing:stop", { roomName: room });
     }
     const err = await ackError(c, "typing:start", "RATE_LIMITED", { roomName: room });
-    expect(err.details).toEqual({ limit: "typing" });
+    expect(err.details).toEqual({ limit: "typing", retryAfterMs: expect.any(Number) });
     await sleep(600);
     expect((await ackOk(c, "typing:start", { roomName: room })).changed).toBe(true);
     c.disconnect();
