@@ -57,7 +57,7 @@ export function messageIdOf(packet: unknown): number | undefined {
   return typeof id === "number" ? id : undefined;
 }
 
-type Parser = { decode(msg: unknown): unknown };
+type Parser = { encode(value: unknown): unknown; decode(msg: unknown): unknown };
 interface AdapterWithInternals {
   onmessage(pattern: unknown, channel: unknown, msg: unknown): void;
   broadcast(packet: unknown, opts: unknown): void;
@@ -71,19 +71,36 @@ const Base = RedisAdapter as unknown as new (nsp: Namespace, pub: Redis, sub: Re
  */
 export function createDedupAdapter(pub: Redis, sub: Redis, opts: Partial<RedisAdapterOptions>, delivered: DeliveredMessages) {
   class DedupAdapter extends Base {
+    /** The packet onmessage just decoded, so the adapter's own decode of it costs nothing. */
+    private decoded: { msg: unknown; value: unknown } | undefined;
+
+    constructor(nsp: Namespace) {
+      super(nsp, pub, sub, opts);
+      const inner = this.parser;
+      this.parser = {
+        encode: (value) => inner.encode(value),
+        decode: (msg) => {
+          const cached = this.decoded;
+          return cached && cached.msg === msg ? cached.value : inner.decode(msg);
+        },
+      };
+    }
+
     override onmessage(pattern: unknown, channel: unknown, msg: unknown): void {
-      // Only room channels carry message:new; a packet that does not decode is left to the adapter.
-      if (typeof channel === "string" || Buffer.isBuffer(channel)) {
-        let id: number | undefined;
-        try {
-          const decoded = this.parser.decode(msg) as [string, unknown] | undefined;
-          id = Array.isArray(decoded) ? messageIdOf(decoded[1]) : undefined;
-        } catch {
-          id = undefined;
-        }
-        if (id !== undefined && !delivered.add(id)) return;
+      let id: number | undefined;
+      try {
+        const value = this.parser.decode(msg);
+        this.decoded = { msg, value };
+        id = Array.isArray(value) ? messageIdOf(value[1]) : undefined;
+      } catch {
+        id = undefined; // left to the adapter, which ignores what it cannot decode
       }
-      super.onmessage(pattern, channel, msg);
+      try {
+        if (id !== undefined && !delivered.add(id)) return;
+        super.onmessage(pattern, channel, msg);
+      } finally {
+        this.decoded = undefined;
+      }
     }
 
     // Messages this relay sends (and replays) are delivered here too.
@@ -95,7 +112,7 @@ export function createDedupAdapter(pub: Redis, sub: Redis, opts: Partial<RedisAd
   }
   // Socket.io calls the factory with `new`: a function, not an arrow.
   return function dedupAdapter(nsp: Namespace) {
-    return new DedupAdapter(nsp, pub, sub, opts) as unknown as RedisAdapter;
+    return new DedupAdapter(nsp) as unknown as RedisAdapter;
   };
 }
 
