@@ -5,7 +5,7 @@
 // after a gap: a resync after the LISTEN connection comes back, and the replay of messages whose
 // cross-relay publish was lost while Redis was unreachable (relay/recovery.ts deduplicates).
 import * as sql from "../lib/sql/index.js";
-import type { BroadcastNotification, MemberNotification, Notification, PresenceNotification, TypingNotification } from "../protocol/index.js";
+import type { BroadcastNotification, MemberNotification, Message, Notification, PresenceNotification, TypingNotification } from "../protocol/index.js";
 import type { RelayContext } from "./context.js";
 import { typingKey } from "./limits.js";
 import type { DeliveredMessages } from "./recovery.js";
@@ -124,13 +124,18 @@ export class Delivery {
   async replayMessages(since: number, reason: "redis" | "peer" | "listen" | "dead-relay"): Promise<void> {
     const rooms = localRoomNames(this.ctx.io);
     if (rooms.length === 0) return;
-    let messages: Awaited<ReturnType<typeof sql.messagesSince>>;
+    let messages: Message[];
     try {
       messages = await sql.messagesSince(this.ctx.db, rooms, since);
     } catch (err) {
       this.ctx.log.warn({ err: (err as Error).message, reason }, "could not replay missed messages");
       return;
     }
+    this.deliverMissed(messages, reason);
+  }
+
+  /** Emits to local sockets the messages among these that this relay has not delivered. */
+  private deliverMissed(messages: Message[], reason: "redis" | "peer" | "listen" | "dead-relay"): void {
     let replayed = 0;
     for (const message of messages) {
       if (this.delivered.has(message.id)) continue;
@@ -151,12 +156,12 @@ export class Delivery {
     const { io, db, config, metrics, log } = this.ctx;
     metrics.listenerReconnects.inc();
     await this.heartbeat().catch((err) => log.warn({ err: (err as Error).message }, "heartbeat after LISTEN reconnect failed"));
-    // A LISTEN gap is often a database restart: a send whose commit landed just before it was
-    // answered UNAVAILABLE and never published. Deliver what this relay has not.
-    await this.replayMessages(lostAt - GAP_MARGIN_MS, "listen");
     const gap = { rooms: localRoomNames(io), users: localUserIds(io) };
     if (gap.rooms.length > 0 || gap.users.length > 0) {
       const changes = await sql.changesSince(db, gap.rooms, gap.users, lostAt - GAP_MARGIN_MS);
+      // A LISTEN gap is often a database restart: a send whose commit landed just before it was
+      // answered UNAVAILABLE and never published. Deliver what this relay has not.
+      this.deliverMissed(changes.messages, "listen");
       for (const m of changes.members) {
         io.local.to(roomKey(m.roomName)).emit(m.op === "joined" ? "user:joined" : "user:left", { roomName: m.roomName, userId: m.userId });
       }

@@ -27,14 +27,15 @@ export interface MembershipChange {
   userId: string;
   op: "joined" | "left";
 }
-export interface StateChanges {
+export interface Changes {
+  messages: Message[];
   presence: Array<Presence & { rooms: string[] }>;
   members: MembershipChange[];
 }
 
-/** Presence and membership changes in these rooms and of these users since `sinceMs` (no messages). */
-export function changesSince(db: SqlClient, roomNames: string[], userIds: string[], sinceMs: number): Promise<StateChanges> {
-  return db.value<StateChanges>("changes_since", `select realtime_changes_since($1::text[], $2::text[], ${msTimestamp(3)}, 1) as v`, [
+/** Messages, presence and membership changes in these rooms and of these users since `sinceMs`. */
+export function changesSince(db: SqlClient, roomNames: string[], userIds: string[], sinceMs: number): Promise<Changes> {
+  return db.value<Changes>("changes_since", `select realtime_changes_since($1::text[], $2::text[], ${msTimestamp(3)}) as v`, [
     roomNames,
     userIds,
     sinceMs,
