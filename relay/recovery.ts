@@ -14,7 +14,10 @@ import type { Redis } from "ioredis";
 /** Message ids this relay delivered to its sockets, kept for a while so a replay can skip them. */
 export class DeliveredMessages {
   private readonly ids = new Set<number>();
-  private readonly order: Array<[id: number, at: number]> = [];
+  /** Ids in delivery order with their times; entries before `head` are forgotten already. */
+  private readonly order: number[] = [];
+  private readonly times: number[] = [];
+  private head = 0;
   /** While a gap is open, nothing delivered since this time may be forgotten. */
   private keepSince: number | undefined;
 
@@ -24,7 +27,8 @@ export class DeliveredMessages {
   add(id: number, now = Date.now()): boolean {
     if (this.ids.has(id)) return false;
     this.ids.add(id);
-    this.order.push([id, now]);
+    this.order.push(id);
+    this.times.push(now);
     this.evict(now);
     return true;
   }
@@ -41,11 +45,16 @@ export class DeliveredMessages {
     return this.ids.size;
   }
 
+  // Called on every delivery: advancing a head index costs O(1); the arrays are compacted only
+  // once most of them is forgotten (shifting them on each call would cost the whole window).
   private evict(now: number): void {
     const cutoff = Math.min(now - this.retainMs, this.keepSince ?? Infinity);
-    let drop = 0;
-    while (drop < this.order.length && this.order[drop][1] < cutoff) this.ids.delete(this.order[drop++][0]);
-    if (drop > 0) this.order.splice(0, drop);
+    while (this.head < this.order.length && this.times[this.head] < cutoff) this.ids.delete(this.order[this.head++]);
+    if (this.head > 1024 && this.head * 2 > this.order.length) {
+      this.order.splice(0, this.head);
+      this.times.splice(0, this.head);
+      this.head = 0;
+    }
   }
 }
 
