@@ -8,9 +8,10 @@ import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { BENCH_DB, LOAD_CPU, QUICK, RESULTS_DIR, ROOT_DIR, SERVER_CPU, fdLimit, type Scenario, type ScenarioResult } from "./lib/context.js";
+import { BENCH_DB, LOAD_CPU, QUICK, RESULTS_DIR, ROOT_DIR, RUNS, SERVER_CPU, fdLimit, type Headline, type Scenario, type ScenarioResult } from "./lib/context.js";
 import { dropDatabase, withClient } from "./lib/db.js";
-import { relayEnv } from "./lib/server.js";
+import { relaySettings } from "./lib/server.js";
+import { aggregateHeadlines, headlineTable } from "./lib/stats.js";
 
 const FD_WANTED = 65_536;
 
@@ -35,6 +36,16 @@ function sh(cmd: string): string {
   return (r.stdout ?? "").trim();
 }
 
+/** The code measured: commit, and whether the working tree differed from it. */
+function gitState(): { commit: string; dirty: boolean; dirtyFiles: string[] } {
+  const commit = sh(`git -C "${ROOT_DIR}" rev-parse --short HEAD`) || "unknown";
+  // Result files written by this very run do not make the code dirty.
+  const dirtyFiles = sh(`git -C "${ROOT_DIR}" diff --name-only HEAD`)
+    .split("\n")
+    .filter((l) => l.trim() && !l.startsWith("bench/results/"));
+  return { commit, dirty: dirtyFiles.length > 0, dirtyFiles };
+}
+
 async function machine(): Promise<Record<string, string>> {
   const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown";
   const pgVersion = await withClient((c) => c.query("select version() as v"), `postgres://postgres@127.0.0.1:5432/postgres`)
@@ -44,6 +55,7 @@ async function machine(): Promise<Record<string, string>> {
     cpu,
     nproc: String(os.cpus().length),
     memory: sh("free -g | awk '/^Mem:/ {print $2 \" GB total, \" $7 \" GB available\"}'"),
+    ramBytes: String(os.totalmem()),
     node: process.version,
     postgres: pgVersion,
     kernel: os.release(),
@@ -51,16 +63,17 @@ async function machine(): Promise<Record<string, string>> {
   };
 }
 
-function header(m: Record<string, string>, limit: number): string {
-  const env = relayEnv(0);
+function header(m: Record<string, string>, limit: number, git: ReturnType<typeof gitState>): string {
+  const settings = relaySettings();
   return [
+    `Code: commit ${git.commit}${git.dirty ? ` + uncommitted changes (${git.dirtyFiles.slice(0, 8).join(", ")}${git.dirtyFiles.length > 8 ? ", …" : ""})` : " (clean)"}.`,
     `Machine: ${m.cpu}, nproc ${m.nproc}, ${m.memory}; Node ${m.node}; ${m.postgres}; load average at start ${m.loadavg}.`,
     `Processes: servers under test (relay, bare Socket.io) each in their own process pinned to CPU ${SERVER_CPU} (taskset -c ${SERVER_CPU});` +
-      ` the load generator (socket.io-client over websocket, pg clients) pinned to CPU ${LOAD_CPU} (taskset -c ${LOAD_CPU}); PostgreSQL unpinned.` +
+      ` the load generator (bench/lib/wire.ts: socket.io frames over ws; pg clients) pinned to CPU ${LOAD_CPU} (taskset -c ${LOAD_CPU}); PostgreSQL unpinned.` +
       ` Open-files limit of the load generator: ${limit}.`,
-    `Relay environment: LOG_LEVEL=${env.LOG_LEVEL}, REALTIME_LOG_EVENTS=${env.REALTIME_LOG_EVENTS} (event log off for fairness with the bare server),` +
-      ` REALTIME_RATE_LIMIT=${env.REALTIME_RATE_LIMIT}, REALTIME_RATE_BURST=${env.REALTIME_RATE_BURST}, REALTIME_MAX_CONNECTIONS above the load;` +
-      ` dedicated database \`${BENCH_DB}\` created fresh and migrated for every scenario.`,
+    `Relay settings that differ from its defaults: ${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(", ")}` +
+      ` (REALTIME_MAX_CONNECTIONS: above each scenario's load); dedicated database \`${BENCH_DB}\` created fresh and migrated for every scenario run.`,
+    `Runs: ${RUNS} per scenario; headline figures are the median (min–max) of the runs, met/missed decided on the medians.`,
     QUICK ? "Mode: BENCH_QUICK=1 (short smoke run: fewer connections, shorter phases)." : "Mode: full run.",
   ].join("\n");
 }
@@ -73,11 +86,12 @@ async function main(): Promise<void> {
     console.error(`unknown scenario ${unknown.join(", ")}; choose from ${scenarios.map((s: Scenario) => s.name).join(", ")}`);
     process.exit(2);
   }
-  const selected = wanted.length > 0 ? scenarios.filter((s: Scenario) => wanted.includes(s.name)) : scenarios;
+  const selected = wanted.length > 0 ? scenarios.filter((s: Scenario) => wanted.includes(s.name)) : scenarios.filter((s: Scenario) => !s.optional);
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const limit = await fdLimit();
   const m = await machine();
-  const head = header(m, limit);
+  const git = gitState();
+  const head = header(m, limit, git);
   console.log(head + "\n");
   const started = Date.now();
   let failed = 0;
@@ -85,18 +99,41 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     console.log(`## ${scenario.name}: ${scenario.title}`);
     try {
-      const out = await scenario.run();
+      const runs: { markdown: string; data: unknown; headlines: Headline[] }[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        if (RUNS > 1) console.log(`run ${i + 1} of ${RUNS}`);
+        const out = await scenario.run();
+        runs.push({ markdown: out.markdown, data: out.data, headlines: out.headlines ?? [] });
+        if (typeof global.gc === "function") global.gc();
+      }
+      const aggregated = aggregateHeadlines(runs.map((r) => r.headlines));
+      const last = runs[runs.length - 1];
+      const markdown = [
+        aggregated.length > 0 ? headlineTable(aggregated) + "\n" : "",
+        RUNS > 1 ? `Detail of run ${RUNS} of ${RUNS}:\n` : "",
+        last.markdown,
+      ]
+        .filter(Boolean)
+        .join("\n");
       const result: ScenarioResult = {
         scenario: scenario.name,
         title: scenario.title,
         quick: QUICK,
         startedAt: new Date(t0).toISOString(),
         durationSec: Math.round((Date.now() - t0) / 100) / 10,
-        markdown: out.markdown,
-        data: { machine: m, fdLimit: limit, ...(out.data as object) },
+        markdown,
+        data: {
+          git,
+          machine: m,
+          fdLimit: limit,
+          relaySettings: relaySettings(),
+          runs: RUNS,
+          headlines: aggregated,
+          perRun: runs.map((r) => ({ headlines: r.headlines.map(({ check: _c, ...h }) => h), data: r.data })),
+        },
       };
       fs.writeFileSync(path.join(RESULTS_DIR, `${scenario.name}.json`), JSON.stringify(result, null, 2) + "\n");
-      console.log(out.markdown);
+      console.log(markdown);
       console.log(`(${result.durationSec} s)\n`);
     } catch (err) {
       failed++;
@@ -109,14 +146,26 @@ async function main(): Promise<void> {
   process.exit(failed > 0 ? 1 : 0);
 }
 
-/** latest.md: the header of this run and the newest result of every scenario. */
+/**
+ * latest.md: the newest result of every scenario, each with the commit, machine and settings it ran
+ * with (a scenario run alone rewrites its own section only).
+ */
 function writeLatest(head: string, order: string[]): void {
-  const parts = [`# Benchmark results\n\n${head}\n`];
+  const parts = [`# Benchmark results\n\nNewest run:\n${head}\n`];
   for (const name of order) {
     const file = path.join(RESULTS_DIR, `${name}.json`);
     if (!fs.existsSync(file)) continue;
-    const r = JSON.parse(fs.readFileSync(file, "utf8")) as ScenarioResult;
-    parts.push(`## ${r.scenario}: ${r.title}\n\n_run ${r.startedAt}${r.quick ? ", BENCH_QUICK" : ""}, ${r.durationSec} s_\n\n${r.markdown}\n`);
+    const r = JSON.parse(fs.readFileSync(file, "utf8")) as ScenarioResult & { data: { git?: { commit: string; dirty: boolean }; machine?: Record<string, string>; runs?: number } };
+    const g = r.data.git;
+    const mm = r.data.machine;
+    const where = [
+      g ? `commit ${g.commit}${g.dirty ? " (dirty)" : ""}` : undefined,
+      mm ? `${mm.cpu}, ${mm.nproc} cores, ${mm.memory}, Node ${mm.node}, ${mm.postgres}` : undefined,
+      `${r.data.runs ?? 1} run(s)`,
+    ]
+      .filter(Boolean)
+      .join("; ");
+    parts.push(`## ${r.scenario}: ${r.title}\n\n_run ${r.startedAt}${r.quick ? ", BENCH_QUICK" : ""}, ${r.durationSec} s; ${where}_\n\n${r.markdown}\n`);
   }
   fs.writeFileSync(path.join(RESULTS_DIR, "latest.md"), parts.join("\n"));
 }

@@ -18,7 +18,7 @@ import type { Socket } from "socket.io-client";
 process.env.BENCH_DATABASE ??= "realtime_soak";
 const { RESULTS_DIR, ROOT_DIR } = await import("./lib/context.js");
 const { dropDatabase, freshDatabase, seedMemberships, withClient } = await import("./lib/db.js");
-const { openClient } = await import("./lib/clients.js");
+const { openLibraryClient: openClient } = await import("./lib/clients.js");
 const { startServer } = await import("./lib/server.js");
 const { paced } = await import("./lib/pace.js");
 const { fmt, round, sleep, table } = await import("./lib/stats.js");

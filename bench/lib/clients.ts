@@ -1,11 +1,12 @@
-// The load generator's websocket clients (socket.io-client, websocket transport only, no
-// reconnection), opened at a fixed rate.
+// The load generator's websocket clients (bench/lib/wire.ts: engine.io / socket.io frames over
+// `ws`, no reconnection), opened at a fixed rate.
 import { io, type Socket } from "socket.io-client";
+import { openWire, type WireSocket } from "./wire.js";
 import { Samples, now, sleep } from "./stats.js";
 import { token } from "./context.js";
 
 export interface BenchClient {
-  socket: Socket;
+  socket: WireSocket;
   userId: string;
   rooms: string[];
   /** Rooms the server said it put the socket in (authenticated.rooms). */
@@ -30,14 +31,13 @@ export interface ClientSpec {
   rooms: string[];
 }
 
-export function openClient(url: string, spec: ClientSpec, tokenText = token(spec.userId)): Socket {
-  return io(url, {
-    transports: ["websocket"],
-    forceNew: true,
-    reconnection: false,
-    timeout: 30_000,
-    auth: { token: tokenText, rooms: spec.rooms },
-  });
+export function openClient(url: string, spec: ClientSpec, tokenText = token(spec.userId)): WireSocket {
+  return openWire(url, { token: tokenText, rooms: spec.rooms });
+}
+
+/** A socket.io-client socket (the soak uses the real client library: reconnects, replay). */
+export function openLibraryClient(url: string, spec: ClientSpec, tokenText = token(spec.userId)): Socket {
+  return io(url, { transports: ["websocket"], forceNew: true, reconnection: false, timeout: 30_000, auth: { token: tokenText, rooms: spec.rooms } });
 }
 
 /**
@@ -63,7 +63,7 @@ export async function ramp(
   let lastConnect = 0;
   const t0 = now();
   let timedOut = false;
-  const late: Socket[] = [];
+  const late: WireSocket[] = [];
   await new Promise<void>((resolve) => {
     const deadline = setTimeout(() => {
       clearInterval(timer);
@@ -92,19 +92,22 @@ export async function ramp(
         socket.once("authenticated", (a: { rooms?: string[] }) => (client.serverRooms = a?.rooms ?? []));
         opts.setup?.(client);
         late.push(socket);
-        socket.once("connect", () => {
-          if (timedOut) return void socket.close();
-          lastConnect = now();
-          latency.add(lastConnect - began);
-          clients.push(client);
-          settle();
-        });
-        socket.once("connect_error", (err: Error) => {
-          errors++;
-          if (errorSamples.length < 5) errorSamples.push(err.message);
-          socket.close();
-          settle();
-        });
+        socket.handshake(
+          () => {
+            if (timedOut) return void socket.close();
+            lastConnect = now();
+            latency.add(lastConnect - began);
+            clients.push(client);
+            settle();
+          },
+          (err) => {
+            if (timedOut) return;
+            errors++;
+            if (errorSamples.length < 5) errorSamples.push(err.data?.code ? `${err.data.code}: ${err.message}` : err.message);
+            socket.close();
+            settle();
+          },
+        );
       }
     }, 2);
   });

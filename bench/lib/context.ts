@@ -4,6 +4,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const QUICK = process.env.BENCH_QUICK === "1" || process.env.BENCH_QUICK === "true";
+/** Runs of each scenario; headline figures are the median of the runs (min and max shown). */
+export const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? (QUICK ? 1 : 3)) || 1);
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const ROOT_DIR = path.resolve(BENCH_DIR, "..");
 export const RESULTS_DIR = path.join(BENCH_DIR, "results");
@@ -35,10 +37,36 @@ export interface ScenarioResult {
   data: unknown;
 }
 
+/**
+ * One figure a target is judged on, from one run: the relay's value and, where there is one, the
+ * bare server's. The runner takes the median of the runs for each (min and max shown) and decides
+ * met/missed with check() on the medians; no check: reported only.
+ */
+export interface Headline {
+  metric: string;
+  target: string;
+  unit: "ms" | "/s" | "count" | "B" | "x" | "%" | "s";
+  relay: number;
+  bare?: number;
+  check?: (relay: number, bare: number | undefined) => boolean;
+  /** "capped": the load generator could not offer the target's load (shown instead of met). */
+  capped?: boolean;
+  note?: string;
+}
+
+export interface ScenarioOutput {
+  /** This run's detail (tables below the headline table). */
+  markdown: string;
+  data: unknown;
+  headlines?: Headline[];
+}
+
 export interface Scenario {
   name: string;
   title: string;
-  run(): Promise<{ markdown: string; data: unknown }>;
+  /** Not part of a plain `npm run bench` (run it by name). */
+  optional?: boolean;
+  run(): Promise<ScenarioOutput>;
 }
 
 /** Open file descriptors this process may hold (soft limit). */

@@ -15,6 +15,11 @@ export interface ServerHandle {
   url: string;
   stats(gc?: boolean): Promise<ServerStats>;
   stop(): Promise<void>;
+  /**
+   * SIGTERM (the server shuts down the way it does in production: closes its sockets, marks its
+   * connections closed), then resolves once the process has exited (SIGKILL after timeoutMs).
+   */
+  terminate(timeoutMs?: number): Promise<void>;
 }
 
 /** The relay's environment in every scenario (printed in the report). */
@@ -39,11 +44,32 @@ export function relayEnv(maxConnections: number): Record<string, string> {
   };
 }
 
+/** relayEnv as printed in reports: every setting that differs from the relay's default. */
+export function relaySettings(): Record<string, string> {
+  const env = relayEnv(0);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (k === "DATABASE_URL") out[k] = v;
+    else if (k === "REALTIME_JWT_SECRET") out[k] = "(set, HS256)";
+    else if (k === "REALTIME_MAX_CONNECTIONS") out[k] = "(load + margin)";
+    else out[k] = v;
+  }
+  return out;
+}
+
 export async function startServer(
   kind: ServerKind,
-  opts: { maxConnections?: number; profileName?: string; /** Overrides of relayEnv (the soak turns Redis and the event log on). */ env?: Record<string, string> } = {},
+  opts: {
+    maxConnections?: number;
+    profileName?: string;
+    /** Overrides of relayEnv (the soak turns Redis and the event log on). */
+    env?: Record<string, string>;
+    /** Listen on this port (0: any free port); a restarted server reuses its predecessor's. */
+    port?: number;
+  } = {},
 ): Promise<ServerHandle> {
   const env: Record<string, string> = { ...(process.env as Record<string, string>), ...relayEnv(opts.maxConnections ?? 50_000), ...opts.env };
+  if (opts.port !== undefined) env.REALTIME_PORT = String(opts.port);
   delete env.BENCH_CHILD;
   const nodeArgs = ["--expose-gc", "--max-old-space-size=4096"];
   if (process.env.BENCH_PROFILE && opts.profileName) {
@@ -102,6 +128,14 @@ export async function startServer(
       const m = await request("stats", { gc });
       if (!m.stats) throw new Error(`${kind} server has exited`);
       return m.stats as ServerStats;
+    },
+    async terminate(timeoutMs = 30_000) {
+      if (exited) return;
+      const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      await gone;
+      clearTimeout(t);
     },
     async stop() {
       if (exited) return;

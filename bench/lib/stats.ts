@@ -104,3 +104,93 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export const now = () => performance.now();
 /** Milliseconds since the epoch with sub-millisecond precision (same clock within one process). */
 export const epochMs = () => performance.timeOrigin + performance.now();
+
+/** A value in a headline's unit. */
+export function unitFmt(v: number | undefined, unit: string): string {
+  if (v === undefined || Number.isNaN(v)) return "n/a";
+  switch (unit) {
+    case "ms":
+      return ms(v);
+    case "B":
+      return bytes(v);
+    case "/s":
+      return `${fmt(v)}/s`;
+    case "x":
+      return `${fmt(v, 2)}x`;
+    case "%":
+      return `${fmt(v, 1)}%`;
+    case "s":
+      return `${fmt(v, 1)} s`;
+    default:
+      return fmt(v, Number.isInteger(v) ? 0 : undefined);
+  }
+}
+
+export function median(values: number[]): number {
+  const v = values.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+export interface AggregatedHeadline {
+  metric: string;
+  target: string;
+  unit: string;
+  relay: { median: number; min: number; max: number; runs: number[] };
+  bare?: { median: number; min: number; max: number; runs: number[] };
+  ratio?: number;
+  status: Status;
+  note?: string;
+}
+
+/** Per metric: medians (min, max) over the runs; met/missed decided on the medians. */
+export function aggregateHeadlines(runs: import("./context.js").Headline[][]): AggregatedHeadline[] {
+  const order: string[] = [];
+  const byMetric = new Map<string, import("./context.js").Headline[]>();
+  for (const run of runs) {
+    for (const h of run) {
+      if (!byMetric.has(h.metric)) {
+        byMetric.set(h.metric, []);
+        order.push(h.metric);
+      }
+      byMetric.get(h.metric)!.push(h);
+    }
+  }
+  return order.map((metric) => {
+    const hs = byMetric.get(metric)!;
+    const first = hs[0];
+    const agg = (vals: number[]) => ({ median: median(vals), min: Math.min(...vals), max: Math.max(...vals), runs: vals });
+    const relay = agg(hs.map((h) => h.relay));
+    const bareVals = hs.map((h) => h.bare).filter((v): v is number => v !== undefined);
+    const bare = bareVals.length > 0 ? agg(bareVals) : undefined;
+    const r = bare ? ratio(relay.median, bare.median) : undefined;
+    let st: Status = "info";
+    if (first.check) {
+      const ok = first.check(relay.median, bare?.median);
+      st = ok ? (hs.some((h) => h.capped) ? "capped" : "met") : "missed";
+    }
+    const notes = [...new Set(hs.map((h) => h.note).filter(Boolean))];
+    return { metric, target: first.target, unit: first.unit, relay, bare, ratio: r, status: st, note: notes.join("; ") || undefined };
+  });
+}
+
+/** target | relay | bare | ratio | result, medians with (min–max) when there were several runs. */
+export function headlineTable(rows: AggregatedHeadline[]): string {
+  const cell = (a: AggregatedHeadline["relay"] | undefined, unit: string) => {
+    if (!a) return "-";
+    const m = unitFmt(a.median, unit);
+    return a.runs.length > 1 ? `${m} (${unitFmt(a.min, unit)}–${unitFmt(a.max, unit)})` : m;
+  };
+  return table(
+    ["metric", "target", "relay", "bare", "ratio", "result"],
+    rows.map((r) => [
+      r.metric + (r.note ? ` (${r.note})` : ""),
+      r.target,
+      cell(r.relay, r.unit),
+      cell(r.bare, r.unit),
+      r.ratio === undefined || Number.isNaN(r.ratio) ? "-" : `${fmt(r.ratio, 2)}x`,
+      r.status === "info" ? "-" : r.status === "capped" ? "not reached (capped)" : r.status,
+    ]),
+  );
+}

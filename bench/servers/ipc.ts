@@ -58,6 +58,12 @@ export function serveIpc(opts: { port: number; connections: () => number; stop: 
       });
     }
   });
+  // SIGTERM: shut down as in production (the restart storm), then exit.
+  process.once("SIGTERM", () => {
+    const force = setTimeout(() => process.exit(0), 20_000);
+    force.unref();
+    opts.stop().finally(() => process.exit(0));
+  });
   // The parent went away: do not linger.
   process.on("disconnect", () => process.exit(0));
   process.send({ type: "ready", port: opts.port, pid: process.pid });

@@ -1,0 +1,2 @@
+import type { Scenario } from "../lib/context.js";
+export const restart: Scenario = { name: "restart", title: "todo", optional: true, async run() { return { markdown: "", data: {} }; } };
