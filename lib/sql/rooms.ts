@@ -1,6 +1,6 @@
 // functions/rooms.sql and notify.sql: joining and leaving rooms, and the rooms of users.
 import type { RoomHistoryResult, RoomJoinResult } from "../../protocol/index.js";
-import type { SqlClient } from "./client.js";
+import { jsonParam, type ItemResult, type SqlClient } from "./client.js";
 
 export interface JoinRoomRequest {
   roomName: string;
@@ -22,6 +22,14 @@ export function joinRoom(db: SqlClient, r: JoinRoomRequest): Promise<RoomJoinRes
     r.since,
     r.replayLimit,
   ]);
+}
+
+/**
+ * Joins many rooms in one call (realtime_join_rooms); one result per item, in order: the value
+ * joinRoom would return, or the error it would raise (a refused join does not fail the others).
+ */
+export function joinRooms(db: SqlClient, items: JoinRoomRequest[]): Promise<ItemResult<RoomJoinResult>[]> {
+  return db.value<ItemResult<RoomJoinResult>[]>("join_rooms", "select realtime_join_rooms($1::jsonb) as v", [jsonParam(items)]);
 }
 
 /** A page of older messages (functions/history.sql): the newest `limit` below `before`, oldest first. */

@@ -314,3 +314,135 @@ describe("realtime_send_messages", () => {
     await expectSqlError(ctx.db.q("select realtime_send_messages('{}'::jsonb)"), "RT400", /array/);
   });
 });
+
+describe("realtime_join_rooms", () => {
+  async function joinBatch(items: unknown[], now?: string): Promise<any[]> {
+    return now === undefined
+      ? ctx.db.v("select realtime_join_rooms($1::jsonb) as v", [JSON.stringify(items)])
+      : ctx.db.v("select realtime_join_rooms($1::jsonb, $2) as v", [JSON.stringify(items), now]);
+  }
+  const item = (roomName: string, userId: string | null, o: { anonymous?: boolean; autoCreate?: boolean; since?: number | null; replayLimit?: number } = {}) => ({
+    roomName,
+    userId,
+    anonymous: o.anonymous ?? false,
+    autoCreate: o.autoCreate ?? false,
+    since: o.since ?? null,
+    replayLimit: o.replayLimit ?? 100,
+  });
+
+  it("answers per join exactly what realtime_join_room returns", async () => {
+    const [r1, r2] = [await create(), await create()];
+    const [a, b] = [uid("a"), uid("b")];
+    await join(r2, b);
+    await ctx.db.q("select realtime_start_typing($1, $2, null, null, interval '1 hour')", [r2, b]);
+
+    const results = await joinBatch([item(r1, a), item(r2, a)], at(10));
+    // The same joins again, one by one and as a batch: both see the memberships already made.
+    const single = await ctx.db.v("select jsonb_build_array(realtime_join_room($1, $3, p_now => $4), realtime_join_room($2, $3, p_now => $4)) as v", [r1, r2, a, at(10)]);
+    const again = await joinBatch([item(r1, a), item(r2, a)], at(10));
+
+    expect(results.map((r) => r.ok)).toEqual([true, true]);
+    expect(results[0].value).toMatchObject({ joined: true, memberCount: 1, room: { name: r1 } });
+    expect(results[1].value).toMatchObject({ joined: true, memberCount: 2, typing: [{ userId: b, threadId: null }] });
+    expect(again.map((r) => r.value)).toEqual(single);
+    expect(single[1]).toEqual({ ...results[1].value, joined: false });
+    expect(await memberNotes(r1)).toEqual([{ v: 1, kind: "member", op: "joined", room: r1, userId: a }]);
+  });
+
+  it("refuses a join without failing the others, with realtime_join_room's codes and messages, and a refused join changes nothing", async () => {
+    const [pub, priv] = [await create(), await create("group", "private")];
+    const [a, b, c] = [uid("a"), uid("b"), uid("c")];
+    const dm = (await ctx.db.v("select realtime_open_dm($1, $2) as v", [b, c])).name;
+    const missing = uid("nowhere");
+    await ctx.l.reset();
+
+    const results = await joinBatch([
+      item(pub, a),
+      item(priv, a),
+      item(missing, a),
+      item(dm, a),
+      item(pub, null, { anonymous: false }),
+      item(pub, b, { since: -1 }),
+      item(pub, b, { since: 0, replayLimit: 0 }),
+      "not an object",
+      { ...item(pub, b), since: "yesterday" },
+      item(pub, c),
+    ]);
+
+    expect(results.map((r) => (r.ok ? "ok" : r.error.code))).toEqual(["ok", "RT403", "RT404", "RT403", "RT400", "RT400", "RT400", "RT400", "RT400", "ok"]);
+    expect(results[1].error.message).toBe(`room ${priv} is private and you are not a member`);
+    expect(results[2].error.message).toBe(`room ${missing} does not exist`);
+    expect(results[3].error.message).toBe(`room ${dm} is a direct conversation of two other users`);
+    expect(results[4].error.message).toBe("user id must be 1 to 255 characters");
+    expect(results[5].error.message).toBe("since must be a non-negative event id");
+    expect(results[6].error.message).toBe("limit must be between 1 and 1000");
+    expect(results[9].value).toMatchObject({ joined: true, memberCount: 2 });
+    // The single-join function raises the same.
+    for (const [i, r] of [[1, priv], [2, missing], [3, dm]] as const) {
+      await expectSqlError(join(r, a), results[i].error.code, new RegExp(results[i].error.message.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
+    }
+    expect(await isMember(priv, a)).toBe(false);
+    expect(await isMember(pub, b)).toBe(false);
+    expect((await memberNotes(pub)).map((m) => m.userId)).toEqual([a, c]);
+    expect(await memberNotes(priv)).toEqual([]);
+  });
+
+  it("lets anonymous users into public rooms only, without a membership", async () => {
+    const [pub, priv] = [await create(), await create("channel", "private")];
+
+    const results = await joinBatch([item(pub, null, { anonymous: true }), item(priv, null, { anonymous: true }), item(uid("auto"), null, { anonymous: true, autoCreate: true })]);
+
+    expect(results[0]).toMatchObject({ ok: true, value: { joined: false, memberCount: 0, room: { name: pub } } });
+    expect(results[1]).toEqual({ ok: false, error: { code: "RT403", message: "anonymous users may only join public rooms" } });
+    expect(results[2].error.code).toBe("RT404");
+    expect(await memberNotes(pub)).toEqual([]);
+  });
+
+  it("replays the messages after since, as realtime_join_room does", async () => {
+    const room = await create();
+    const [w, r] = [uid("w"), uid("r")];
+    await join(room, w);
+    const first = await ctx.db.v("select (realtime_send_message($1, $2, 'a') ->> 'id')::bigint as v", [room, w]);
+    for (const content of ["b", "c", "d"]) await ctx.db.q("select realtime_send_message($1, $2, $3)", [room, w, content]);
+
+    const [member, anonymous, none] = await joinBatch([
+      item(room, r, { since: Number(first), replayLimit: 2 }),
+      item(room, null, { anonymous: true, since: Number(first) }),
+      item(room, w),
+    ]);
+
+    expect(member.value.joined).toBe(true);
+    expect(member.value.replay).toMatchObject({ gap: true });
+    expect(member.value.replay.events.map((e: any) => e.content)).toEqual(["c", "d"]);
+    expect(anonymous.value.replay).toMatchObject({ gap: false });
+    expect(anonymous.value.replay.events.map((e: any) => e.content)).toEqual(["b", "c", "d"]);
+    expect(none.value.replay).toBeUndefined();
+    const single = await ctx.db.v("select realtime_join_room($1, null, true, false, now(), $2) as v", [room, first]);
+    expect(single.replay).toEqual(anonymous.value.replay);
+  });
+
+  it("creates missing rooms when asked, once for repeated joins, and refuses a bad name alone", async () => {
+    const name = uid("auto");
+    const [a, b] = [uid("a"), uid("b")];
+
+    const results = await joinBatch([
+      item(name, a, { autoCreate: true }),
+      item(" padded", a, { autoCreate: true }),
+      item(name, b, { autoCreate: true }),
+      item(name, a, { autoCreate: true }),
+      item("dm:x:" + uid("y"), a, { autoCreate: true }),
+    ]);
+
+    expect(results.map((r) => (r.ok ? r.value.joined : r.error.code))).toEqual([true, "RT400", true, false, "RT404"]);
+    expect(results[1].error.message).toMatch(/room name/);
+    // Joins are made in room and user order: a twice, then b.
+    expect(results.map((r) => r.value?.memberCount)).toEqual([1, undefined, 2, 1, undefined]);
+    expect(await ctx.db.v("select count(*)::int as v from realtime_rooms where name = $1", [name])).toBe(1);
+  });
+
+  it("refuses what is not an array, and more than 1000 joins", async () => {
+    await expectSqlError(ctx.db.q("select realtime_join_rooms('{}'::jsonb)"), "RT400", /array/);
+    await expectSqlError(ctx.db.q("select realtime_join_rooms((select jsonb_agg(i) from generate_series(1, 1001) i))"), "RT400", /1000/);
+    expect(await ctx.db.v("select realtime_join_rooms('[]'::jsonb) as v")).toEqual([]);
+  });
+});

@@ -785,6 +785,55 @@ $$;
 COMMENT ON FUNCTION public.realtime_get_visible_presence(p_viewer text, p_anonymous boolean, p_user_ids text[], p_now timestamp with time zone) IS 'Presence of up to 100 users as a viewer may see it (self, users sharing a room, members of public rooms; anonymous: the last only); others are left out.';
 
 --
+-- Name: realtime_join_refusal(public.realtime_rooms, text, text, boolean, bigint, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_join_refusal(p_room public.realtime_rooms, p_room_name text, p_user_id text, p_anonymous boolean, p_since bigint, p_replay_limit integer) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  if p_room.id is null then
+    return jsonb_build_object('code', 'RT404', 'message', format('room %s does not exist', coalesce(p_room_name, '<NULL>')));
+  end if;
+  if p_anonymous then
+    if p_room.visibility <> 'public' or p_room.type = 'dm' then
+      return jsonb_build_object('code', 'RT403', 'message', 'anonymous users may only join public rooms');
+    end if;
+  elsif not exists (
+    select 1 from realtime_room_members where room_id = p_room.id and user_id = p_user_id and left_at is null
+  ) then
+    if p_room.type = 'dm' then
+      if p_user_id not in (p_room.dm_user_a, p_room.dm_user_b) then
+        return jsonb_build_object('code', 'RT403', 'message', format('room %s is a direct conversation of two other users', p_room_name));
+      end if;
+    elsif p_room.visibility = 'private' then
+      return jsonb_build_object('code', 'RT403', 'message', format('room %s is private and you are not a member', p_room_name));
+    end if;
+    -- realtime_add_member's own check, made here so that it cannot raise later.
+    if p_user_id is null or char_length(p_user_id) not between 1 and 255 then
+      return jsonb_build_object('code', 'RT400', 'message', 'user id must be 1 to 255 characters');
+    end if;
+  end if;
+  -- realtime_room_events_since's checks (its membership check holds once the join is made).
+  if p_since is not null then
+    if p_since < 0 then
+      return jsonb_build_object('code', 'RT400', 'message', 'since must be a non-negative event id');
+    end if;
+    if p_replay_limit is null or p_replay_limit not between 1 and 1000 then
+      return jsonb_build_object('code', 'RT400', 'message', 'limit must be between 1 and 1000');
+    end if;
+  end if;
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION realtime_join_refusal(p_room public.realtime_rooms, p_room_name text, p_user_id text, p_anonymous boolean, p_since bigint, p_replay_limit integer); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_join_refusal(p_room public.realtime_rooms, p_room_name text, p_user_id text, p_anonymous boolean, p_since bigint, p_replay_limit integer) IS 'Why a user may not join a room ({code, message}) or null: unknown room (RT404), anonymous outside public rooms, a dm of two other users, a private room of which the user is not a member (RT403), a bad user id, since or replay limit (RT400).';
+
+--
 -- Name: realtime_join_room(text, text, boolean, boolean, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -793,60 +842,15 @@ CREATE FUNCTION public.realtime_join_room(p_room_name text, p_user_id text, p_an
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
-  v_room realtime_rooms;
-  v_member boolean;
-  v_joined boolean := false;
   v_result jsonb;
 begin
-  select * into v_room from realtime_rooms where name = p_room_name;
-  if v_room.id is null then
-    if p_auto_create and not p_anonymous and p_room_name !~ '^dm:' then
-      begin
-        perform realtime_create_room(p_room_name, 'channel', 'public', '{}', null, p_now);
-      exception when sqlstate 'RT409' then
-        null; -- a concurrent join created it first: join that room
-      end;
-      select * into v_room from realtime_rooms where name = p_room_name;
-    else
-      raise exception 'room % does not exist', p_room_name using errcode = 'RT404';
-    end if;
+  v_result := realtime_join_rooms(jsonb_build_array(jsonb_build_object(
+    'roomName', p_room_name, 'userId', p_user_id, 'anonymous', p_anonymous, 'autoCreate', p_auto_create,
+    'since', p_since, 'replayLimit', p_replay_limit)), p_now) -> 0;
+  if not (v_result ->> 'ok')::boolean then
+    raise exception '%', v_result #>> '{error,message}' using errcode = v_result #>> '{error,code}';
   end if;
-
-  if p_anonymous then
-    if v_room.visibility <> 'public' or v_room.type = 'dm' then
-      raise exception 'anonymous users may only join public rooms' using errcode = 'RT403';
-    end if;
-  else
-    v_member := exists (
-      select 1 from realtime_room_members where room_id = v_room.id and user_id = p_user_id and left_at is null
-    );
-    if not v_member then
-      if v_room.type = 'dm' then
-        if p_user_id not in (v_room.dm_user_a, v_room.dm_user_b) then
-          raise exception 'room % is a direct conversation of two other users', p_room_name using errcode = 'RT403';
-        end if;
-      elsif v_room.visibility = 'private' then
-        raise exception 'room % is private and you are not a member', p_room_name using errcode = 'RT403';
-      end if;
-      v_joined := realtime_add_member(v_room.name, p_user_id, 'member', p_now);
-    end if;
-  end if;
-
-  v_result := jsonb_build_object(
-    'room', realtime_room_json(v_room),
-    'joined', v_joined,
-    'members', realtime_room_members_json(v_room, p_now),
-    'memberCount', (select count(*) from realtime_room_members where room_id = v_room.id and left_at is null),
-    'typing', coalesce((
-      select jsonb_agg(jsonb_build_object('userId', t.user_id, 'threadId', t.thread_id) order by t.started_at)
-      from realtime_typing t where t.room_name = v_room.name and t.expires_at > p_now
-    ), '[]'::jsonb)
-  );
-  if p_since is not null then
-    v_result := v_result || jsonb_build_object(
-      'replay', realtime_room_events_since(v_room.name, p_user_id, p_since, p_replay_limit, p_anonymous));
-  end if;
-  return v_result;
+  return v_result -> 'value';
 end;
 $$;
 
@@ -855,6 +859,110 @@ $$;
 --
 
 COMMENT ON FUNCTION public.realtime_join_room(p_room_name text, p_user_id text, p_anonymous boolean, p_auto_create boolean, p_now timestamp with time zone, p_since bigint, p_replay_limit integer) IS 'Joins a room under the room rules (RT404 unknown, RT403 not allowed); returns the room, whether a membership began, members with presence (first 1000), member count, current typers and, with p_since, the messages missed since then (replay).';
+
+--
+-- Name: realtime_join_rooms(jsonb, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.realtime_join_rooms(p_joins jsonb, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+declare
+  v_item record;
+  v_room realtime_rooms;
+  v_refusal jsonb;
+  v_joined boolean;
+  v_result jsonb;
+  v_results jsonb[];
+begin
+  if p_joins is null or jsonb_typeof(p_joins) <> 'array' then
+    raise exception 'joins must be a JSON array' using errcode = 'RT400';
+  end if;
+  if jsonb_array_length(p_joins) > 1000 then
+    raise exception 'at most 1000 joins per call' using errcode = 'RT400';
+  end if;
+  v_results := array_fill(null::jsonb, array[jsonb_array_length(p_joins)]);
+
+  for v_item in
+    select j.ord::integer as ord,
+           case
+             when jsonb_typeof(j.value) <> 'object' then 'each join must be an object'
+             when coalesce(jsonb_typeof(j.value -> 'anonymous'), 'null') not in ('null', 'boolean')
+               or coalesce(jsonb_typeof(j.value -> 'autoCreate'), 'null') not in ('null', 'boolean') then
+               'anonymous and autoCreate must be booleans'
+             when coalesce(jsonb_typeof(j.value -> 'since'), 'null') not in ('null', 'number')
+               or (jsonb_typeof(j.value -> 'since') = 'number' and (j.value ->> 'since') !~ '^-?[0-9]{1,18}$') then
+               'since must be a non-negative event id'
+             when j.value -> 'since' is not null and jsonb_typeof(j.value -> 'since') <> 'null'
+               and coalesce(jsonb_typeof(j.value -> 'replayLimit'), 'number') <> 'null'
+               and (jsonb_typeof(j.value -> 'replayLimit') <> 'number' or (j.value ->> 'replayLimit') !~ '^-?[0-9]{1,9}$') then
+               'limit must be between 1 and 1000'
+           end as malformed,
+           case when jsonb_typeof(j.value) = 'object' then j.value ->> 'roomName' end as room_name,
+           case when jsonb_typeof(j.value) = 'object' then j.value ->> 'userId' end as user_id,
+           j.value as value
+    from jsonb_array_elements(p_joins) with ordinality as j(value, ord)
+    order by 3, 4, 1
+  loop
+    if v_item.malformed is not null then
+      v_results[v_item.ord] := jsonb_build_object('ok', false, 'error', jsonb_build_object('code', 'RT400', 'message', v_item.malformed));
+      continue;
+    end if;
+    declare
+      v_anonymous boolean := coalesce((v_item.value ->> 'anonymous')::boolean, false);
+      v_auto_create boolean := coalesce((v_item.value ->> 'autoCreate')::boolean, false);
+      v_since bigint := (v_item.value ->> 'since')::bigint;
+      -- Absent: realtime_join_room's default; null: refused like realtime_join_room's null.
+      v_replay_limit integer := case when v_item.value ? 'replayLimit' then (v_item.value ->> 'replayLimit')::integer else 100 end;
+    begin
+      v_refusal := null;
+      select * into v_room from realtime_rooms where name = v_item.room_name;
+      if v_room.id is null and v_auto_create and not v_anonymous and v_item.room_name !~ '^dm:' then
+        begin
+          perform realtime_create_room(v_item.room_name, 'channel', 'public', '{}', null, p_now);
+        exception
+          when sqlstate 'RT409' then
+            null; -- a concurrent join created it first: join that room
+          when sqlstate 'RT400' then
+            v_refusal := jsonb_build_object('code', 'RT400', 'message', sqlerrm);
+        end;
+        select * into v_room from realtime_rooms where name = v_item.room_name;
+      end if;
+      v_refusal := coalesce(v_refusal, realtime_join_refusal(v_room, v_item.room_name, v_item.user_id, v_anonymous, v_since, v_replay_limit));
+      if v_refusal is not null then
+        v_results[v_item.ord] := jsonb_build_object('ok', false, 'error', v_refusal);
+        continue;
+      end if;
+
+      -- realtime_add_member answers false when the membership is already active.
+      v_joined := not v_anonymous and realtime_add_member(v_room.name, v_item.user_id, 'member', p_now);
+      v_result := jsonb_build_object(
+        'room', realtime_room_json(v_room),
+        'joined', v_joined,
+        'members', realtime_room_members_json(v_room, p_now),
+        'memberCount', (select count(*) from realtime_room_members where room_id = v_room.id and left_at is null),
+        'typing', coalesce((
+          select jsonb_agg(jsonb_build_object('userId', t.user_id, 'threadId', t.thread_id) order by t.started_at)
+          from realtime_typing t where t.room_name = v_room.name and t.expires_at > p_now
+        ), '[]'::jsonb)
+      );
+      if v_since is not null then
+        v_result := v_result || jsonb_build_object(
+          'replay', realtime_room_events_since(v_room.name, v_item.user_id, v_since, v_replay_limit, v_anonymous));
+      end if;
+      v_results[v_item.ord] := jsonb_build_object('ok', true, 'value', v_result);
+    end;
+  end loop;
+  return coalesce(to_jsonb(v_results), '[]'::jsonb);
+end;
+$_$;
+
+--
+-- Name: FUNCTION realtime_join_rooms(p_joins jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.realtime_join_rooms(p_joins jsonb, p_now timestamp with time zone) IS 'Joins many rooms in one transaction ([{roomName, userId, anonymous, autoCreate, since, replayLimit}]); returns per join, in order, {ok, value} (value: what realtime_join_room returns) or {ok:false, error:{code, message}} (RT404 unknown room, RT403 not allowed, RT400 bad request); a refused join changes nothing.';
 
 --
 -- Name: realtime_leave_room(text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
