@@ -313,6 +313,92 @@ describe("realtime_send_messages", () => {
   it("refuses what is not an array", async () => {
     await expectSqlError(ctx.db.q("select realtime_send_messages('{}'::jsonb)"), "RT400", /array/);
   });
+  it("gives the stored messages increasing ids in input order across rooms, users and refusals", async () => {
+    const [r1, r2] = [await create(), await create()];
+    const [a, b] = [uid("a"), uid("b")];
+    for (const r of [r1, r2]) for (const u of [a, b]) await join(r, u);
+    const batch = Array.from({ length: 40 }, (_, i) => ({
+      roomName: i % 3 === 0 ? r2 : r1,
+      userId: i % 2 === 0 ? a : b,
+      content: i % 7 === 5 ? "" : `m${i}`,
+      clientMessageId: i % 4 === 0 ? `k${i}` : undefined,
+    }));
+
+    const results = await ctx.db.v("select realtime_send_messages($1::jsonb) as v", [JSON.stringify(batch)]);
+
+    expect(results).toHaveLength(40);
+    results.forEach((r: any, i: number) => {
+      if (i % 7 === 5) expect(r).toEqual({ ok: false, error: { code: "RT400", message: "message content must be 1 to 10000 characters" } });
+      else expect(r.message).toMatchObject({ content: `m${i}`, roomName: batch[i].roomName, userId: batch[i].userId });
+    });
+    const ids = results.filter((r: any) => r.ok).map((r: any) => Number(r.message.id));
+    expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("answers every refusal of a batch with realtime_send_message's code and message, storing the others", async () => {
+    const owner = uid("o");
+    const bc = await create("broadcast", "public", { senders: [], senderRoles: ["editor"] }, owner);
+    const room = await create();
+    const [u, plain] = [uid("u"), uid("p")];
+    await join(room, u);
+    await join(bc, plain);
+    const cases = [
+      { roomName: room, userId: u, content: "ok 1" },
+      { roomName: room, userId: u, content: "x", threadId: "" },
+      { roomName: room, userId: u, content: "x", metadata: "text" },
+      { roomName: room, userId: u, content: "x", metadata: { big: "y".repeat(9000) } },
+      { roomName: room, userId: u, content: null },
+      { roomName: bc, userId: plain, content: "x" },
+      { roomName: bc, userId: plain, content: "ok 2", roles: ["editor"] },
+      { roomName: bc, userId: owner, content: "ok 3" },
+      { roomName: room, userId: null, content: "x" },
+    ];
+
+    const results = await ctx.db.v("select realtime_send_messages($1::jsonb) as v", [JSON.stringify(cases)]);
+
+    expect(results.map((r: any) => (r.ok ? r.message.content : r.error.code))).toEqual(["ok 1", "RT400", "RT400", "RT400", "RT400", "RT403", "ok 2", "ok 3", "RT403"]);
+    for (const [i, c] of cases.entries()) {
+      if (results[i].ok) continue;
+      const err = await expectSqlError(
+        ctx.db.q("select realtime_send_message($1, $2, $3, $4, $5, $6)", [c.roomName, c.userId, c.content, c.threadId ?? null, c.metadata === undefined ? null : JSON.stringify(c.metadata), c.roles ?? []]),
+        results[i].error.code,
+      );
+      expect(err.message).toBe(results[i].error.message);
+    }
+  });
+
+  it("clears the senders' typing and announces each room/thread whose typers changed once per batch", async () => {
+    const [r1, r2] = [await create(), await create()];
+    const [a, b, c] = [uid("a"), uid("b"), uid("c")];
+    for (const r of [r1, r2]) for (const u of [a, b, c]) await join(r, u);
+    for (const [r, u, t] of [[r1, a, null], [r1, b, null], [r1, c, null], [r1, a, "t1"], [r2, a, null]] as const) {
+      await ctx.db.q("select realtime_start_typing($1, $2, $3, null, interval '1 hour')", [r, u, t]);
+    }
+    await ctx.l.reset();
+
+    const results = await ctx.db.v("select realtime_send_messages($1::jsonb) as v", [
+      JSON.stringify([
+        { roomName: r1, userId: a, content: "1" },
+        { roomName: r1, userId: b, content: "2" },
+        { roomName: r1, userId: a, content: "3" },
+        { roomName: r1, userId: a, content: "4", threadId: "t1" },
+        { roomName: r2, userId: b, content: "5" }, // b was not typing in r2: nothing changes there
+        { roomName: r1, userId: c, content: "" }, // refused: c keeps typing
+      ]),
+    ]);
+
+    expect(results.map((r: any) => r.ok)).toEqual([true, true, true, true, true, false]);
+    await ctx.l.sync();
+    const notes = ctx.l.ofKind("typing").filter((m) => m.room === r1 || m.room === r2);
+    expect(notes.map((m) => [m.room, m.threadId, m.users]).sort()).toEqual(
+      [
+        [r1, null, [c]],
+        [r1, "t1", []],
+      ].sort(),
+    );
+    expect(await ctx.db.v("select array_agg(user_id::text order by user_id) as v from realtime_typing where room_name = any ($1)", [[r1, r2]])).toEqual([a, c].sort());
+  });
 });
 
 describe("realtime_join_rooms", () => {

@@ -2114,17 +2114,18 @@ CREATE FUNCTION public.realtime_send_messages(p_messages jsonb, p_now timestamp 
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
+  -- Read once per call: the same numbers realtime_message_refusal reads per message.
+  v_limits jsonb := realtime_limits();
+  v_max_length integer := (v_limits ->> 'maxMessageLength')::integer;
+  v_max_metadata integer := (v_limits ->> 'maxMessageMetadataBytes')::integer;
+  v_results jsonb[];
+  v_pending jsonb;
+  v_fresh jsonb;
   v_item jsonb;
-  v_room realtime_rooms;
-  v_user text;
-  v_content text;
-  v_thread text;
-  v_metadata jsonb;
-  v_client_id text;
-  v_refusal jsonb;
   v_event realtime_events;
   v_duplicate boolean;
-  v_results jsonb[] := '{}';
+  v_typing_rooms text[];
+  v_typing_threads text[];
 begin
   if p_messages is null or jsonb_typeof(p_messages) <> 'array' then
     raise exception 'messages must be a JSON array' using errcode = 'RT400';
@@ -2132,58 +2133,155 @@ begin
   if jsonb_array_length(p_messages) > 1000 then
     raise exception 'at most 1000 messages per call' using errcode = 'RT400';
   end if;
-  for v_item in select e from jsonb_array_elements(p_messages) as e loop
-    if jsonb_typeof(v_item) <> 'object' then
-      v_results := v_results || jsonb_build_object('ok', false, 'error', jsonb_build_object('code', 'RT400', 'message', 'each message must be an object'));
-      continue;
-    end if;
-    if coalesce(jsonb_typeof(v_item -> 'clientMessageId'), 'null') not in ('null', 'string')
-       or char_length(v_item ->> 'clientMessageId') not between 1 and 128 then
-      v_results := v_results || jsonb_build_object('ok', false, 'error', jsonb_build_object('code', 'RT400', 'message', 'clientMessageId must be a string of 1 to 128 characters'));
-      continue;
-    end if;
-    v_user := v_item ->> 'userId';
-    v_content := v_item ->> 'content';
-    v_thread := v_item ->> 'threadId';
-    v_metadata := nullif(v_item -> 'metadata', 'null'::jsonb);
-    v_client_id := v_item ->> 'clientMessageId';
-    select * into v_room from realtime_rooms where name = v_item ->> 'roomName';
-    v_refusal := realtime_message_refusal(
-      v_room, v_item ->> 'roomName', v_user, v_content, v_thread, v_metadata,
-      array(select jsonb_array_elements_text(case when jsonb_typeof(v_item -> 'roles') = 'array' then v_item -> 'roles' else '[]' end)));
-    if v_refusal is not null then
-      v_results := v_results || jsonb_build_object('ok', false, 'error', v_refusal);
-      continue;
-    end if;
 
+  -- One statement checks every message, stores the allowed ones and answers them. The checks are
+  -- realtime_message_refusal's, in its order, with the limits read above. The insert takes the
+  -- messages in input order, so their seqs (the message ids) increase in that order and, of
+  -- repeats of one clientMessageId, the first is stored: a repeat answers the row stored by this
+  -- statement (found through its pre-chosen event id), or is left for the next statement when the
+  -- row was stored before (a snapshot taken after this insert finds it, also when it waited for a
+  -- concurrent transaction that stored it).
+  with items as materialized (
+    select i.ord::integer as ord, i.value as item,
+           case
+             when jsonb_typeof(i.value) <> 'object' then
+               jsonb_build_object('code', 'RT400', 'message', 'each message must be an object')
+             when coalesce(jsonb_typeof(i.value -> 'clientMessageId'), 'null') not in ('null', 'string')
+                  or char_length(i.value ->> 'clientMessageId') not between 1 and 128 then
+               jsonb_build_object('code', 'RT400', 'message', 'clientMessageId must be a string of 1 to 128 characters')
+           end as malformed
+    from jsonb_array_elements(p_messages) with ordinality as i(value, ord)
+  ), fields as (
+    select it.ord, it.malformed,
+           it.item ->> 'roomName' as room_name,
+           it.item ->> 'userId' as user_id,
+           it.item ->> 'content' as content,
+           it.item ->> 'threadId' as thread_id,
+           nullif(it.item -> 'metadata', 'null'::jsonb) as metadata,
+           it.item ->> 'clientMessageId' as client_id,
+           case when jsonb_typeof(it.item -> 'roles') = 'array' then it.item -> 'roles' else '[]'::jsonb end as roles
+    from items it
+  ), checked as materialized (
+    select f.ord, f.user_id, f.content, f.thread_id, f.metadata, f.client_id, r.name as room,
+           case
+             when f.malformed is not null then f.malformed
+             when r.id is null then
+               jsonb_build_object('code', 'RT404', 'message', format('room %s does not exist', f.room_name))
+             when f.content is null or char_length(f.content) not between 1 and v_max_length then
+               jsonb_build_object('code', 'RT400', 'message', format('message content must be 1 to %s characters', v_max_length))
+             when f.thread_id is not null and char_length(f.thread_id) not between 1 and 255 then
+               jsonb_build_object('code', 'RT400', 'message', 'thread id must be 1 to 255 characters')
+             when f.metadata is not null and jsonb_typeof(f.metadata) <> 'object' then
+               jsonb_build_object('code', 'RT400', 'message', 'message metadata must be a JSON object')
+             when f.metadata is not null and octet_length(f.metadata::text) > v_max_metadata then
+               jsonb_build_object('code', 'RT400', 'message', format('message metadata must be at most %s bytes of JSON', v_max_metadata))
+             when m.role is null then
+               jsonb_build_object('code', 'RT403', 'message', format('you are not a member of room %s', r.name))
+             when r.type = 'broadcast'
+                  and m.role not in ('owner', 'admin')
+                  and not coalesce(r.metadata -> 'senders' ? f.user_id, false)
+                  and not exists (
+                    select 1 from jsonb_array_elements_text(
+                      case when jsonb_typeof(r.metadata -> 'senderRoles') = 'array' then r.metadata -> 'senderRoles' else '[]' end
+                    ) as allowed(role)
+                    where allowed.role in (select jsonb_array_elements_text(f.roles))
+                  ) then
+               jsonb_build_object('code', 'RT403', 'message', format('only permitted senders may send in broadcast room %s', r.name))
+           end as refusal,
+           gen_random_uuid() as event_id
+    -- Lookups per message (limit 1 keeps each an index probe: the planner guesses a batch of 100
+    -- and would otherwise hash whole tables).
+    from fields f
+    left join lateral (
+      select * from realtime_rooms r where f.malformed is null and r.name = f.room_name limit 1
+    ) r on true
+    left join lateral (
+      select m.role from realtime_room_members m
+      where m.room_id = r.id and m.user_id = f.user_id and m.left_at is null limit 1
+    ) m on true
+  ), inserted as (
+    insert into realtime_events as e (id, type, user_id, room_name, data, created_at, client_message_id)
+    select c.event_id, 'message', c.user_id, c.room,
+           jsonb_build_object('content', c.content, 'threadId', c.thread_id, 'metadata', c.metadata), p_now, c.client_id
+    from checked c
+    where c.refusal is null
+    order by c.ord
+    on conflict (room_name, user_id, client_message_id) where client_message_id is not null do nothing
+    returning e.id, e.room_name, e.user_id, e.client_message_id, realtime_message_json(e) as message
+  ), answered as (
+    select c.ord, c.refusal, c.room, c.user_id, c.thread_id, own.message as own_message, first.message as first_message
+    from checked c
+    left join inserted own on own.id = c.event_id
+    left join inserted first on own.id is null and c.client_id is not null
+      and first.room_name = c.room and first.user_id = c.user_id and first.client_message_id = c.client_id
+  )
+  select
+    array_agg(case
+                when a.refusal is not null then jsonb_build_object('ok', false, 'error', a.refusal)
+                when a.own_message is not null then jsonb_build_object('ok', true, 'message', a.own_message)
+                when a.first_message is not null then jsonb_build_object('ok', true, 'duplicate', true, 'message', a.first_message)
+              end order by a.ord),
+    jsonb_agg(jsonb_build_object('ord', a.ord, 'item', p_messages -> (a.ord - 1)) order by a.ord)
+      filter (where a.refusal is null and a.own_message is null and a.first_message is null),
+    jsonb_agg(jsonb_build_object('room', a.room, 'user', a.user_id, 'thread', a.thread_id))
+      filter (where a.own_message is not null)
+  into v_results, v_pending, v_fresh
+  from answered a;
+
+  -- Repeats of a message stored before this call: answer the stored row. Rarely it is gone (pruned
+  -- since the insert skipped it); then store it again, as a first send would.
+  for v_item in select jsonb_array_elements(coalesce(v_pending, '[]'::jsonb)) loop
     v_duplicate := false;
     for v_attempt in 1..3 loop
-      -- A concurrent send of the same key makes this insert wait for that transaction: when it
-      -- commits, nothing is inserted here and the select below (a new snapshot) finds its row.
+      select * into v_event from realtime_events
+      where room_name = v_item #>> '{item,roomName}' and user_id = v_item #>> '{item,userId}'
+        and client_message_id = v_item #>> '{item,clientMessageId}';
+      v_duplicate := found;
+      exit when found;
       insert into realtime_events (type, user_id, room_name, data, created_at, client_message_id)
-      values ('message', v_user, v_room.name,
-              jsonb_build_object('content', v_content, 'threadId', v_thread, 'metadata', v_metadata), p_now, v_client_id)
+      values ('message', v_item #>> '{item,userId}', v_item #>> '{item,roomName}',
+              jsonb_build_object('content', v_item #>> '{item,content}', 'threadId', v_item #>> '{item,threadId}',
+                                 'metadata', nullif(v_item #> '{item,metadata}', 'null'::jsonb)),
+              p_now, v_item #>> '{item,clientMessageId}')
       on conflict (room_name, user_id, client_message_id) where client_message_id is not null do nothing
       returning * into v_event;
       exit when found;
-      select * into v_event from realtime_events
-      where room_name = v_room.name and user_id = v_user and client_message_id = v_client_id;
-      v_duplicate := found;
-      -- Not found: the stored message was deleted (pruned) in between; insert again.
-      exit when found;
     end loop;
     if v_event.id is null then
-      raise exception 'could not store or find message % of user %', v_client_id, v_user using errcode = '40001';
+      raise exception 'could not store or find message % of user %', v_item #>> '{item,clientMessageId}', v_item #>> '{item,userId}'
+        using errcode = '40001';
     end if;
-
     if v_duplicate then
-      v_results := v_results || jsonb_build_object('ok', true, 'duplicate', true, 'message', realtime_message_json(v_event));
+      v_results[(v_item ->> 'ord')::integer] := jsonb_build_object('ok', true, 'duplicate', true, 'message', realtime_message_json(v_event));
     else
-      perform realtime_stop_typing(v_room.name, v_user, v_thread, p_now);
-      v_results := v_results || jsonb_build_object('ok', true, 'message', realtime_message_json(v_event));
+      v_results[(v_item ->> 'ord')::integer] := jsonb_build_object('ok', true, 'message', realtime_message_json(v_event));
+      v_fresh := coalesce(v_fresh, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+        'room', v_item #>> '{item,roomName}', 'user', v_item #>> '{item,userId}', 'thread', v_item #>> '{item,threadId}'));
     end if;
   end loop;
-  return to_jsonb(v_results);
+
+  -- A message stored clears its sender's typing in that room/thread (realtime_stop_typing's
+  -- rule): one delete for the batch, then one announcement per room/thread whose typers changed
+  -- (a statement of its own, so that it sees the delete).
+  if v_fresh is not null then
+    with cleared as (
+      delete from realtime_typing t
+      where t.id = any (array(
+        select x.id
+        from (select distinct f ->> 'room' as room, coalesce(f ->> 'thread', '') as thread, f ->> 'user' as usr
+              from jsonb_array_elements(v_fresh) as f) s
+        cross join lateral (
+          select k.id from realtime_typing k
+          where k.room_name = s.room and coalesce(k.thread_id, '') = s.thread and k.user_id = s.usr limit 1
+        ) x))
+      returning t.room_name, t.thread_id, t.expires_at > p_now as live
+    )
+    select array_agg(c.room_name), array_agg(c.thread_id) into v_typing_rooms, v_typing_threads
+    from (select distinct room_name::text, thread_id::text from cleared where live) c;
+    perform realtime_notify_typing(c.room_name, c.thread_id, p_now)
+    from unnest(v_typing_rooms, v_typing_threads) as c(room_name, thread_id);
+  end if;
+  return coalesce(to_jsonb(v_results), '[]'::jsonb);
 end;
 $$;
 
