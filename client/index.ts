@@ -15,7 +15,7 @@ import { Outbox, type RequestOptions } from "./outbox.js";
 import { Room, type MemberState, type RoomHost } from "./room.js";
 import { refreshDelayMs, resolveToken, type TokenSource } from "./token.js";
 import type { TypingTimings } from "./typing.js";
-import type { Ack, AuthenticatedEvent, CustomStatus, ErrorPayload, Message, MembershipEvent, Presence, PresenceStatus, TypingEvent } from "./wire.js";
+import type { Ack, AuthenticatedEvent, CustomStatus, ErrorPayload, Message, MembershipEvent, Presence, PresenceDiffEvent, PresenceStatus, TypingEvent } from "./wire.js";
 
 export { RealtimeError, type RealtimeErrorCode } from "./errors.js";
 export { Room, type MemberState, type RoomEvents, type SendOptions, type HistoryOptions } from "./room.js";
@@ -65,7 +65,7 @@ export type ClientEvents = {
   authenticated: (info: AuthenticatedEvent) => void;
   /** The server's `error` events (refusals of requests too: those also reject their promise), and connection failures. */
   error: (err: RealtimeError) => void;
-  /** presence:changed of any user this connection may see. */
+  /** Each presence change of any user this connection may see (presence:changed, and each change of a presence:diff). */
   presence: (presence: Presence) => void;
   /** Events of other names (from realtime_broadcast in SQL). */
   event: (name: string, payload: unknown) => void;
@@ -79,6 +79,7 @@ const KNOWN_EVENTS = new Set([
   "message:new",
   "typing:event",
   "presence:changed",
+  "presence:diff",
   "pong",
   "error",
 ]);
@@ -268,6 +269,10 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     socket.on("user:left", (e: MembershipEvent) => this.rooms.get(e?.roomName)?.onUserLeft(e.userId));
     socket.on("typing:event", (e: TypingEvent) => this.rooms.get(e?.roomName)?.onTyping(e));
     socket.on("presence:changed", (p: Presence) => this.onPresence(p));
+    // Several changes of a room's members within one server tick: the same changes, in order.
+    socket.on("presence:diff", (d: PresenceDiffEvent) => {
+      if (Array.isArray(d?.changes)) for (const p of d.changes) this.onPresence(p);
+    });
     socket.onAny((event: string, ...args: unknown[]) => {
       if (!KNOWN_EVENTS.has(event)) this.emit("event", event, args[0]);
     });

@@ -10,6 +10,7 @@ export type {
   Message,
   MessageSendPayload,
   Presence,
+  PresenceDiffEvent,
   PresenceStatus,
   Replay,
   Room as RoomInfo,

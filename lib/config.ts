@@ -96,6 +96,13 @@ export interface Config {
    */
   durableMessages: boolean;
   dbPoolSize: number;
+  /**
+   * Database calls of one kind (messages, typing, joins, handshakes) in flight at once, each
+   * carrying a natural batch; items of one room (or user) always share a lane, so they keep their order.
+   */
+  batchLanes: number;
+  /** How long presence changes wait to go out together: one frame per room per tick, ms (0: next turn of the event loop). */
+  presenceTickMs: number;
   /** How long start-up waits for a database that is starting or refusing connections, ms. */
   dbWaitMs: number;
   /** statement_timeout of the relay's pooled sessions, ms (0: the role's or server's setting). */
@@ -299,7 +306,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     replayLimit: int(env, "REALTIME_REPLAY_LIMIT", 100, 1, 1000),
     dbSynchronousCommit: bool(env, "REALTIME_DB_SYNCHRONOUS_COMMIT", false),
     durableMessages: bool(env, "REALTIME_DURABLE_MESSAGES", true),
-    dbPoolSize: int(env, "REALTIME_DB_POOL_SIZE", 10, 1, 500),
+    dbPoolSize: int(env, "REALTIME_DB_POOL_SIZE", 20, 1, 500),
+    batchLanes: int(env, "REALTIME_BATCH_LANES", 4, 1, 64),
+    presenceTickMs: int(env, "REALTIME_PRESENCE_TICK", 50, 0, 5000),
     dbWaitMs: int(env, "REALTIME_DB_WAIT", 30_000, 0, 3_600_000),
     dbStatementTimeoutMs: int(env, "REALTIME_STATEMENT_TIMEOUT", 30_000, 0, 3_600_000),
     dbLockTimeoutMs: int(env, "REALTIME_LOCK_TIMEOUT", 2000, 0, 3_600_000),

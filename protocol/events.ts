@@ -125,6 +125,12 @@ export interface TypingResult {
   /** false when this server has typing indicators switched off. */
   enabled?: boolean;
 }
+/** Presence changes of members of one room, oldest first; a user may appear more than once. */
+export interface PresenceDiffEvent {
+  roomName: string;
+  changes: Presence[];
+}
+
 export interface Presence {
   userId: string;
   status: PresenceStatus;
@@ -184,6 +190,8 @@ export interface ServerToClientEvents {
   "message:new": (payload: Message) => void;
   "typing:event": (payload: TypingEvent) => void;
   "presence:changed": (payload: Presence) => void;
+  /** Several presence changes of a room's members within one tick, in order: one frame for the room. */
+  "presence:diff": (payload: PresenceDiffEvent) => void;
   pong: (payload: Pong) => void;
   error: (payload: ErrorPayload) => void;
 }

@@ -17,7 +17,7 @@ interface Registered {
 }
 
 export class Connections {
-  /** A connect storm costs one round trip and one commit per batch, and holds one pool connection. */
+  /** A connect storm costs one round trip and one commit per batch on each lane (lanes by user). */
   private readonly registrations: Batcher<sql.ConnectionRegistration, Registered>;
   private handshaking = 0;
   private stopping = false;
@@ -38,7 +38,7 @@ export class Connections {
       return rows.map((r): ItemResult<Registered> =>
         r.error ? { ok: false, error: r.error } : { ok: true, value: { connectionId: r.connectionId!, rooms: r.rooms ?? [] } },
       );
-    }, 200);
+    }, { maxBatch: 200, lanes: config.batchLanes, key: (r) => r.userId ?? r.socketId });
   }
 
   get localCount(): number {

@@ -8,6 +8,7 @@ import * as sql from "../lib/sql/index.js";
 import type { BroadcastNotification, MemberNotification, Message, Notification, PresenceNotification, TypingNotification } from "../protocol/index.js";
 import type { RelayContext } from "./context.js";
 import { typingKey } from "./limits.js";
+import type { PresenceTicks } from "./presence-ticks.js";
 import type { DeliveredMessages } from "./recovery.js";
 import { emitAnyEvent, holdForJoining, localRoomNames, localUserIds, roomKey, userKey } from "./sockets.js";
 
@@ -23,6 +24,8 @@ export class Delivery {
     private readonly setIdle: (userId: string, idle: boolean) => void,
     /** Runs first in a resync: registers again the sockets whose rows the database lost. */
     private readonly heartbeat: () => Promise<void>,
+    /** Presence changes go out once per tick (relay/presence-ticks.ts). */
+    private readonly presence: PresenceTicks,
   ) {}
 
   onNotification(n: Notification): void {
@@ -84,8 +87,7 @@ export class Delivery {
       customStatus: (n.customStatus ?? null) as never,
       lastSeen: n.lastSeen ?? null,
     };
-    this.ctx.io.local.to([userKey(userId), ...rooms.map(roomKey)]).emit("presence:changed", event);
-    holdForJoining(this.ctx.io, rooms, "presence:changed", event);
+    this.presence.add(event, rooms);
   }
 
   private deliverMembership(n: MemberNotification): void {
@@ -167,12 +169,10 @@ export class Delivery {
       }
       if (config.enablePresence) {
         for (const p of changes.presence) {
-          io.local.to([userKey(p.userId), ...p.rooms.map(roomKey)]).emit("presence:changed", {
-            userId: p.userId,
-            status: p.status,
-            customStatus: p.customStatus ?? null,
-            lastSeen: p.lastSeen ?? null,
-          });
+          this.presence.add(
+            { userId: p.userId, status: p.status, customStatus: p.customStatus ?? null, lastSeen: p.lastSeen ?? null },
+            p.rooms,
+          );
         }
       }
     }

@@ -91,6 +91,12 @@ export class Metrics {
     help: "Cross-relay publishes not sent because Redis was unreachable (their messages are replayed from the database when it is back)",
     registers: [this.registry],
   });
+  readonly presenceFrames = new client.Counter({
+    name: "realtime_presence_frames_total",
+    help: "Presence frames emitted to rooms and users' sockets, by kind (changed: one change; diff: a room's changes of one tick)",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
   readonly messagesReplayed = new client.Counter({
     name: "realtime_messages_replayed_total",
     help: "Messages delivered to local sockets from the database after a Redis gap, because their publish never arrived",

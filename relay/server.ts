@@ -17,12 +17,13 @@ import { Connections } from "./connections.js";
 import type { RelayContext } from "./context.js";
 import { Delivery } from "./delivery.js";
 import { EventLog } from "./event-log.js";
-import { messageBatcher, registerClientEvents, typingBatcher, type EventContext } from "./events/index.js";
+import { joinBatcher, messageBatcher, registerClientEvents, typingBatcher, type EventContext } from "./events/index.js";
 import { Housekeeping } from "./housekeeping.js";
 import { httpListener } from "./http/index.js";
 import { Listener } from "./listener.js";
 import { Metrics } from "./metrics.js";
 import { originAllowed } from "./origin.js";
+import { PresenceTicks } from "./presence-ticks.js";
 import { DeliveredMessages, trackLocalDeliveries } from "./recovery.js";
 import { GAP_MARGIN_MS } from "./delivery.js";
 import { RedisLink } from "./redis.js";
@@ -52,6 +53,7 @@ export class Relay implements RelayContext {
   readonly startedAt = Date.now();
   private readonly connections: Connections;
   private readonly delivery: Delivery;
+  private readonly presenceTicks: PresenceTicks;
   private readonly housekeeping: Housekeeping;
   private readonly redis: RedisLink;
   private readonly limits: LiveLimits;
@@ -130,8 +132,9 @@ export class Relay implements RelayContext {
       metrics: this.metrics,
       eventLog: this.eventLog,
       auth: this.auth,
-      messages: messageBatcher(this.db, config.durableMessages),
-      typing: typingBatcher(this.db, config.typingTimeoutMs),
+      messages: messageBatcher(this.db, config.durableMessages, config.batchLanes),
+      typing: typingBatcher(this.db, config.typingTimeoutMs, config.batchLanes),
+      joins: joinBatcher(this.db, config.batchLanes),
       scheduleExpiry: (socket) => this.connections.scheduleExpiry(socket),
       noteActivity: (socket) => this.connections.noteActivity(socket),
       limits: () => this.limits.current,
@@ -145,11 +148,13 @@ export class Relay implements RelayContext {
       this.redis.askPeersToReplay(sinceMs);
       void this.delivery.replayMessages(sinceMs, "dead-relay");
     });
+    this.presenceTicks = new PresenceTicks(this.io, config.presenceTickMs, (kind, n) => this.metrics.presenceFrames.inc({ kind }, n));
     this.delivery = new Delivery(
       this,
       delivered,
       (userId, idle) => this.connections.setIdle(userId, idle),
       () => this.housekeeping.heartbeat(),
+      this.presenceTicks,
     );
     this.redis = new RedisLink(this, delivered, this.delivery);
     this.listener = new Listener(
@@ -214,6 +219,7 @@ export class Relay implements RelayContext {
     this.connections.stop();
     this.housekeeping.stop();
     this.limits.stop();
+    this.presenceTicks.stop();
     this.log.info({ connections: this.localConnectionCount }, "relay stopping");
     // No new connections; the clients of this relay reconnect (to another relay, or to this one
     // once restarted). Closing the transport, not a Socket.io disconnect, is what makes a

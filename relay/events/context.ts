@@ -2,8 +2,8 @@
 // A handler gets its payload already checked against its schema (protocol/schemas.ts) and returns
 // its acknowledgement's data; a thrown RealtimeError becomes {ok:false, error} and an `error` event.
 import type { Logger } from "../../lib/logger.js";
-import type { OutgoingMessage, SqlClient, TypingChange, TypingChangeResult } from "../../lib/sql/index.js";
-import type { ClientAckData, ClientEventName, ClientEventSchemas, Infer, Message, PayloadLimits } from "../../protocol/index.js";
+import type { JoinRoomRequest, OutgoingMessage, SqlClient, TypingChange, TypingChangeResult } from "../../lib/sql/index.js";
+import type { ClientAckData, ClientEventName, ClientEventSchemas, Infer, Message, PayloadLimits, RoomJoinResult } from "../../protocol/index.js";
 import type { Authenticator } from "../auth.js";
 import type { Batcher } from "../batcher.js";
 import type { RelayContext } from "../context.js";
@@ -15,9 +15,10 @@ export type StoredMessage = Message & { duplicate?: boolean };
 export interface EventContext extends Pick<RelayContext, "config" | "io" | "metrics" | "eventLog"> {
   readonly db: SqlClient;
   readonly auth: Pick<Authenticator, "verify">;
-  /** message:send and typing go to the database in natural batches (batcher.ts). */
+  /** message:send, typing and room:join go to the database in natural batches (batcher.ts). */
   readonly messages: Batcher<OutgoingMessage, StoredMessage>;
   readonly typing: Batcher<TypingChange, TypingChangeResult>;
+  readonly joins: Batcher<JoinRoomRequest, RoomJoinResult>;
   /** The limits payloads are checked against: the database's, as last read (lib/limits.ts LiveLimits). */
   limits(): Readonly<PayloadLimits>;
   /** Re-arms the token expiry of a socket (after auth:refresh). */

@@ -20,6 +20,7 @@ import { typingEvents } from "./typing.js";
 export type { EventContext } from "./context.js";
 export { messageBatcher } from "./messages.js";
 export { typingBatcher } from "./typing.js";
+export { joinBatcher } from "./rooms.js";
 
 const handlers: EventHandlers<ClientEventName> = {
   ...roomEvents,

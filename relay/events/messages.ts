@@ -12,13 +12,13 @@ import type { EventGuards, EventHandlers, StoredMessage } from "./context.js";
  * Acknowledged means stored: with `durable` the batch's transaction commits with
  * synchronous_commit = on. A retry of a stored clientMessageId comes back with duplicate: true.
  */
-export function messageBatcher(db: sql.SqlClient, durable: boolean): Batcher<OutgoingMessage, StoredMessage> {
+export function messageBatcher(db: sql.SqlClient, durable: boolean, lanes: number): Batcher<OutgoingMessage, StoredMessage> {
   return new Batcher(async (items) => {
     const rows = await sql.sendMessages(db, items, { durable });
     return rows.map((r): ItemResult<StoredMessage> =>
       r.ok ? { ok: true, value: r.duplicate ? { ...r.message!, duplicate: true } : r.message! } : { ok: false, error: r.error! },
     );
-  }, 100);
+  }, { maxBatch: 100, lanes, key: (m) => m.roomName });
 }
 
 export const messageGuards: EventGuards<"message:send"> = {

@@ -1,10 +1,11 @@
-// room:join, room:leave and room:history. SQL decides who may join (realtime_join_room) and read
-// (realtime_room_history: whoever may join); the socket joins the Socket.io room only after SQL said
+// room:join, room:leave and room:history. SQL decides who may join (realtime_join_rooms, in natural
+// batches) and read (realtime_room_history: whoever may join); the socket joins the Socket.io room only after SQL said
 // yes. Membership changes reach other sockets as NOTIFY (delivery.ts); those announced while the
 // join is in flight are held for the socket and delivered once it is in the room, so two users
 // joining at once each hear of the other.
 import * as sql from "../../lib/sql/index.js";
-import { RealtimeError } from "../../protocol/index.js";
+import { RealtimeError, type RoomJoinResult } from "../../protocol/index.js";
+import { Batcher } from "../batcher.js";
 import { emitAnyEvent, joiningKey, roomKey, type RelaySocket } from "../sockets.js";
 import type { EventHandlers } from "./context.js";
 
@@ -12,6 +13,14 @@ function roomCount(socket: RelaySocket): number {
   let n = 0;
   for (const key of socket.rooms) if (key.startsWith("room:")) n++;
   return n;
+}
+
+/**
+ * A join storm (a deploy, a popular room opening) costs one call per batch on each lane instead of
+ * one pooled connection per join; joins of one room share a lane, so they are stored in order.
+ */
+export function joinBatcher(db: sql.SqlClient, lanes: number): Batcher<sql.JoinRoomRequest, RoomJoinResult> {
+  return new Batcher((items) => sql.joinRooms(db, items), { maxBatch: 200, lanes, key: (j) => j.roomName });
 }
 
 export const roomEvents: EventHandlers<"room:join" | "room:leave" | "room:history"> = {
@@ -29,7 +38,7 @@ export const roomEvents: EventHandlers<"room:join" | "room:leave" | "room:histor
     socket.join(joiningKey(roomName));
     let result;
     try {
-      result = await sql.joinRoom(ctx.db, {
+      result = await ctx.joins.submit({
         roomName,
         userId: id.anonymous ? null : id.userId,
         anonymous: id.anonymous,

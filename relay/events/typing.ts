@@ -8,8 +8,8 @@ import { typingKey } from "../limits.js";
 import { roomKey } from "../sockets.js";
 import type { EventHandlers } from "./context.js";
 
-export function typingBatcher(db: sql.SqlClient, typingTimeoutMs: number): Batcher<TypingChange, TypingChangeResult> {
-  return new Batcher((items) => sql.typingChanges(db, items, typingTimeoutMs), 200);
+export function typingBatcher(db: sql.SqlClient, typingTimeoutMs: number, lanes: number): Batcher<TypingChange, TypingChangeResult> {
+  return new Batcher((items) => sql.typingChanges(db, items, typingTimeoutMs), { maxBatch: 200, lanes, key: (c) => c.roomName });
 }
 
 export const typingEvents: EventHandlers<"typing:start" | "typing:stop"> = {

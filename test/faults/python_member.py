@@ -88,6 +88,12 @@ def main():
     def on_presence(data):
         out({"ev": "presence", "userId": data.get("userId"), "status": data.get("status")})
 
+    # Several changes of a room in one server tick arrive together, in order.
+    @sio.on("presence:diff")
+    def on_presence_diff(data):
+        for change in data.get("changes") or []:
+            on_presence(change)
+
     @sio.event
     def disconnect():
         state["epoch"] += 1

@@ -109,7 +109,9 @@ export class TrackedClient implements Member {
       ...(options.transports ? { transports: options.transports } : {}),
     });
     this.socket.on("message:new", (m: { id: number; roomName: string; content: string }) => this.record(m.id, m.roomName, m.content, true));
-    this.socket.on("presence:changed", (p: { userId: string; status: string }) => this.presence.push({ at: Date.now(), userId: p.userId, status: p.status }));
+    const onPresence = (p: { userId: string; status: string }) => this.presence.push({ at: Date.now(), userId: p.userId, status: p.status });
+    this.socket.on("presence:changed", onPresence);
+    this.socket.on("presence:diff", (d: { changes?: { userId: string; status: string }[] }) => d?.changes?.forEach(onPresence));
     this.socket.on("disconnect", (reason: string) => {
       this.epoch++;
       this.inSync.clear();

@@ -23,6 +23,11 @@ function open(url: string, auth: AuthArg, opts: ClientOptions): Socket {
     ...(auth === null || auth === undefined ? {} : { auth: typeof auth === "string" ? { token: auth } : auth }),
     ...opts,
   });
+  // Presence changes of one tick may come as a room's presence:diff: handed to the test's
+  // presence:changed listeners one by one, as the client SDK does.
+  socket.on("presence:diff", (d: { changes?: unknown[] }) => {
+    for (const change of d?.changes ?? []) for (const listener of socket.listeners("presence:changed")) listener(change);
+  });
   let set = clientsByUrl.get(url);
   if (!set) clientsByUrl.set(url, (set = new Set()));
   set.add(socket);
