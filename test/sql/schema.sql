@@ -2655,35 +2655,93 @@ CREATE FUNCTION public.realtime_typing_changes(p_changes jsonb, p_timeout interv
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
-  v_change jsonb;
-  v_thread text;
-  v_refusal jsonb;
-  v_results jsonb[] := '{}';
+  v_expires timestamptz := p_now + p_timeout;
+  v_change record;
+  v_results jsonb[];
+  v_live boolean;
+  v_changed_rooms text[] := '{}';
+  v_changed_threads text[] := '{}';
 begin
   if p_changes is null or jsonb_typeof(p_changes) <> 'array' then
     raise exception 'changes must be a JSON array' using errcode = 'RT400';
   end if;
-  for v_change in select c from jsonb_array_elements(p_changes) as c loop
-    v_thread := case when jsonb_typeof(v_change) = 'object' then v_change ->> 'threadId' end;
-    v_refusal := case
-      when jsonb_typeof(v_change) <> 'object' or v_change ->> 'op' not in ('start', 'stop') then
-        jsonb_build_object('code', 'RT400', 'message', 'a typing change is {op: start|stop, roomName, userId, threadId?}')
-      when v_thread is not null and char_length(v_thread) not between 1 and 255 then
-        jsonb_build_object('code', 'RT400', 'message', 'thread id must be 1 to 255 characters')
-      when v_change ->> 'op' = 'start' then
-        realtime_member_refusal(v_change ->> 'roomName', v_change ->> 'userId')
-    end;
-    if v_refusal is not null then
-      v_results := v_results || jsonb_build_object('ok', false, 'error', v_refusal);
-    elsif v_change ->> 'op' = 'start' then
-      v_results := v_results || jsonb_build_object('ok', true, 'value', realtime_start_typing(
-        v_change ->> 'roomName', v_change ->> 'userId', v_thread, v_change ->> 'socketId', p_timeout, p_now));
+  v_results := array_fill(null::jsonb, array[jsonb_array_length(p_changes)]);
+
+  for v_change in
+    with items as (
+      select c.ord::integer as ord, c.value as change,
+             case when jsonb_typeof(c.value) = 'object' then c.value ->> 'threadId' end as thread_id
+      from jsonb_array_elements(p_changes) with ordinality as c(value, ord)
+    )
+    -- realtime_member_refusal's rule, for every start at once.
+    select i.ord, i.thread_id, i.change ->> 'roomName' as room_name, i.change ->> 'userId' as user_id,
+           i.change ->> 'socketId' as socket_id, i.change ->> 'op' = 'start' as is_start,
+           case
+             when jsonb_typeof(i.change) <> 'object' or i.change ->> 'op' not in ('start', 'stop') then
+               jsonb_build_object('code', 'RT400', 'message', 'a typing change is {op: start|stop, roomName, userId, threadId?}')
+             when i.thread_id is not null and char_length(i.thread_id) not between 1 and 255 then
+               jsonb_build_object('code', 'RT400', 'message', 'thread id must be 1 to 255 characters')
+             when i.change ->> 'op' = 'start' and r.id is null then
+               jsonb_build_object('code', 'RT404', 'message', format('room %s does not exist', i.change ->> 'roomName'))
+             when i.change ->> 'op' = 'start' and m.room_id is null then
+               jsonb_build_object('code', 'RT403', 'message', format('user is not a member of room %s', i.change ->> 'roomName'))
+           end as refusal
+    from items i
+    -- limit 1 keeps each lookup an index probe (the planner guesses 100 changes and would hash
+    -- whole tables).
+    left join lateral (
+      select r.id from realtime_rooms r
+      where jsonb_typeof(i.change) = 'object' and i.change ->> 'op' = 'start' and r.name = i.change ->> 'roomName' limit 1
+    ) r on true
+    left join lateral (
+      select m.room_id from realtime_room_members m
+      where m.room_id = r.id and m.user_id = i.change ->> 'userId' and m.left_at is null limit 1
+    ) m on true
+    order by i.ord
+  loop
+    if v_change.refusal is not null then
+      v_results[v_change.ord] := jsonb_build_object('ok', false, 'error', v_change.refusal);
+    elsif v_change.is_start then
+      -- A refresh of a live indicator changes nothing that is announced.
+      update realtime_typing set expires_at = v_expires, socket_id = coalesce(v_change.socket_id, socket_id)
+      where room_name = v_change.room_name and coalesce(thread_id, '') = coalesce(v_change.thread_id, '')
+        and user_id = v_change.user_id and expires_at > p_now;
+      if found then
+        v_results[v_change.ord] := jsonb_build_object('ok', true, 'value', jsonb_build_object('changed', false));
+      else
+        insert into realtime_typing (room_name, user_id, thread_id, socket_id, started_at, expires_at)
+        values (v_change.room_name, v_change.user_id, v_change.thread_id, v_change.socket_id, p_now, v_expires)
+        on conflict (room_name, (coalesce(thread_id, '')), user_id) do update set
+          started_at = p_now, expires_at = v_expires, socket_id = excluded.socket_id;
+        v_changed_rooms := v_changed_rooms || v_change.room_name;
+        v_changed_threads := v_changed_threads || v_change.thread_id;
+        v_results[v_change.ord] := jsonb_build_object('ok', true, 'value', jsonb_build_object(
+          'changed', true, 'users', to_jsonb(realtime_typers(v_change.room_name, v_change.thread_id, p_now))));
+      end if;
     else
-      v_results := v_results || jsonb_build_object('ok', true, 'value', jsonb_build_object('changed', realtime_stop_typing(
-        v_change ->> 'roomName', v_change ->> 'userId', v_thread, p_now)));
+      v_live := null;
+      delete from realtime_typing
+      where room_name = v_change.room_name and coalesce(thread_id, '') = coalesce(v_change.thread_id, '')
+        and user_id = v_change.user_id
+      returning expires_at > p_now into v_live;
+      v_live := coalesce(v_live, false);
+      if v_live then
+        v_changed_rooms := v_changed_rooms || v_change.room_name;
+        v_changed_threads := v_changed_threads || v_change.thread_id;
+      end if;
+      v_results[v_change.ord] := jsonb_build_object('ok', true, 'value', jsonb_build_object('changed', v_live));
     end if;
   end loop;
-  return to_jsonb(v_results);
+
+  -- In the order of each room/thread's first change.
+  perform realtime_notify_typing(c.room_name, c.thread_id, p_now)
+  from (
+    select u.room_name, u.thread_id, min(u.ord) as first
+    from unnest(v_changed_rooms, v_changed_threads) with ordinality as u(room_name, thread_id, ord)
+    group by u.room_name, u.thread_id
+  ) c
+  order by c.first;
+  return coalesce(to_jsonb(v_results), '[]'::jsonb);
 end;
 $$;
 
@@ -2691,7 +2749,7 @@ $$;
 -- Name: FUNCTION realtime_typing_changes(p_changes jsonb, p_timeout interval, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.realtime_typing_changes(p_changes jsonb, p_timeout interval, p_now timestamp with time zone) IS 'Applies many typing starts and stops in order ([{op, roomName, userId, threadId, socketId}]); returns per change {ok, value: {changed, users?}} or {ok:false, error:{code, message}}.';
+COMMENT ON FUNCTION public.realtime_typing_changes(p_changes jsonb, p_timeout interval, p_now timestamp with time zone) IS 'Applies many typing starts and stops in order ([{op, roomName, userId, threadId, socketId}]); returns per change {ok, value: {changed, users?}} or {ok:false, error:{code, message}}; announces each room/thread whose typers changed once, after the batch.';
 
 --
 -- Name: realtime_user_room_names(text); Type: FUNCTION; Schema: public; Owner: -

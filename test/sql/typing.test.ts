@@ -257,11 +257,59 @@ describe("realtime_typing_changes", () => {
     expect(results[0].value.users).toEqual([a]);
     expect(await rows(r)).toEqual([{ user_id: b, thread_id: "t1", expires_at: date(3) }]);
     const notes = await typingNotes(r);
+    // Once per room/thread that changed, after the batch: a's start and stop make one announcement.
     expect(notes.map((n) => [n.threadId, n.users])).toEqual([
-      [null, [a]],
-      ["t1", [b]],
       [null, []],
+      ["t1", [b]],
     ]);
+  });
+
+  it("answers each change with the typers right after it, and announces a room where many start once", async () => {
+    const [a, b, c] = [uid("a"), uid("b"), uid("c")];
+    const r = await room(a, b, c);
+    await ctx.db.q("select realtime_start_typing($1, $2, null, 's-c', interval '3 seconds', $3)", [r, c, at(0)]);
+    await ctx.l.reset();
+
+    const results = await ctx.db.v("select realtime_typing_changes($1::jsonb, interval '3 seconds', $2) as v", [
+      JSON.stringify([
+        { op: "start", roomName: r, userId: a, socketId: "s-a" },
+        { op: "start", roomName: r, userId: c, socketId: null }, // a refresh: keeps its socket
+        { op: "start", roomName: r, userId: b, socketId: "s-b" },
+        { op: "stop", roomName: r, userId: b, threadId: "elsewhere" },
+      ]),
+      at(1),
+    ]);
+
+    expect(results.map((x: any) => x.value)).toEqual([
+      { changed: true, users: [c, a] },
+      { changed: false },
+      { changed: true, users: [c, a, b] },
+      { changed: false },
+    ]);
+    expect(await rows(r)).toEqual([a, b, c].map((u) => ({ user_id: u, thread_id: null, expires_at: date(4) })));
+    expect(await ctx.db.v("select socket_id as v from realtime_typing where room_name = $1 and user_id = $2", [r, c])).toBe("s-c");
+    expect((await typingNotes(r)).map((n) => [n.threadId, n.users])).toEqual([[null, [c, a, b]]]);
+  });
+
+  it("announces nothing for a batch of refreshes and stops of indicators that were not live", async () => {
+    const [a, b] = [uid("a"), uid("b")];
+    const r = await room(a, b);
+    await ctx.db.q("select realtime_start_typing($1, $2, null, null, interval '3 seconds', $3)", [r, a, at(0)]);
+    await ctx.db.q("select realtime_start_typing($1, $2, null, null, interval '1 second', $3)", [r, b, at(0)]);
+    await ctx.l.reset();
+
+    const results = await ctx.db.v("select realtime_typing_changes($1::jsonb, interval '3 seconds', $2) as v", [
+      JSON.stringify([
+        { op: "start", roomName: r, userId: a },
+        { op: "stop", roomName: r, userId: b }, // expired at 1 s: removed, not a change
+        { op: "stop", roomName: r, userId: uid("nobody") },
+      ]),
+      at(2),
+    ]);
+
+    expect(results.map((x: any) => x.value.changed)).toEqual([false, false, false]);
+    expect(await rows(r)).toEqual([{ user_id: a, thread_id: null, expires_at: date(5) }]);
+    expect(await typingNotes(r)).toEqual([]);
   });
 
   it("refuses what is not an array", async () => {
