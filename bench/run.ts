@@ -135,6 +135,7 @@ async function main(): Promise<void> {
       fs.writeFileSync(path.join(RESULTS_DIR, `${scenario.name}.json`), JSON.stringify(result, null, 2) + "\n");
       console.log(markdown);
       console.log(`(${result.durationSec} s)\n`);
+      writeLatest(head, scenarios.map((s: Scenario) => s.name));
     } catch (err) {
       failed++;
       console.error(`scenario ${scenario.name} failed: ${(err as Error).stack ?? err}\n`);

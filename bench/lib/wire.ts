@@ -18,6 +18,7 @@ export interface ConnectError {
 }
 
 type Handler = (payload: any) => void;
+const OK = Object.freeze({ ok: true });
 
 export class WireSocket {
   readonly ws: WebSocket;
@@ -28,6 +29,8 @@ export class WireSocket {
   private readonly handlers = new Map<string, Handler[]>();
   private raw: { prefix: string; fn: (frame: string) => void }[] = [];
   private readonly acks = new Map<number, Handler>();
+  /** Ack ids whose successful answers are not decoded (emit with okOnly). */
+  private readonly okOnly = new Set<number>();
   private nextAck = 1;
   private onConnect: (() => void) | undefined;
   private onError: ((err: ConnectError) => void) | undefined;
@@ -94,17 +97,22 @@ export class WireSocket {
     this.handlers.clear();
     this.raw = [];
     this.acks.clear();
+    this.okOnly.clear();
     this.onConnect = this.onError = this.onClose = undefined;
     return this;
   }
 
-  /** Sends an event; with ack, the acknowledgement's first argument is passed to it. */
-  emit(name: string, payload: unknown, ack?: Handler): void {
+  /**
+   * Sends an event; with ack, the acknowledgement's first argument is passed to it. okOnly: an
+   * answer starting {"ok":true is passed as {ok: true} without decoding it (refusals are decoded).
+   */
+  emit(name: string, payload: unknown, ack?: Handler, okOnly = false): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     const body = `["${name}",${JSON.stringify(payload)}]`;
     if (ack) {
       const id = this.nextAck++;
       this.acks.set(id, ack);
+      if (okOnly) this.okOnly.add(id);
       this.ws.send(`42${id}${body}`);
     } else {
       this.ws.send(`42${body}`);
@@ -200,6 +208,11 @@ export class WireSocket {
     const fn = this.acks.get(id);
     if (!fn) return;
     this.acks.delete(id);
+    if (this.okOnly.delete(id) && f.startsWith('{"ok":true', open + 1)) {
+      // The caller only wants to know it succeeded: no JSON.parse of the answer.
+      fn(OK);
+      return;
+    }
     const args = JSON.parse(f.slice(open)) as unknown[];
     fn(args[0]);
   }

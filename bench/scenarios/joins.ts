@@ -68,13 +68,13 @@ async function storm(name: string, clients: BenchClient[], roomsOf: (i: number) 
           latency.add(last - t);
           if (res?.ok) {
             ok++;
-            membersInLastAck = res.data?.members?.length ?? 0;
+            if (res.data) membersInLastAck = res.data.members?.length ?? 0;
           } else {
             const code = res?.error?.code ?? "malformed answer";
             errors[code] = (errors[code] ?? 0) + 1;
           }
           done();
-        });
+        }, i % 100 !== 99); // every 100th answer decoded in full (members), the rest only checked for ok
       }
     }
     writeMs = now() - t0;

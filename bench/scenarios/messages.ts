@@ -149,7 +149,7 @@ async function runSide(kind: ServerKind): Promise<SideResult> {
             ackErrors[code] = (ackErrors[code] ?? 0) + 1;
             if (inflight.delete(k)) onComplete?.();
           }
-        });
+        }, true);
       };
       const stored0 = await storedCount(kind);
       const before = await server.stats();
@@ -205,7 +205,7 @@ async function runSide(kind: ServerKind): Promise<SideResult> {
         generatorElu: round(elu.utilization, 2),
       };
       console.log(
-        `  ${kind} ${name}: ${fmt(r.sendsPerSec)} sends/s, delivered ${fmt(r.delivered)}/${fmt(r.expected)}, p50 ${ms(r.p50)} p99 ${ms(r.p99)}` +
+        `  ${kind} ${name}: ${fmt(r.sendsPerSec)} sends/s (server CPU ${r.serverCpuPct}%, generator loop busy ${Math.round(r.generatorElu * 100)}%), delivered ${fmt(r.delivered)}/${fmt(r.expected)}, p50 ${ms(r.p50)} p99 ${ms(r.p99)}` +
           `${stored !== undefined ? `, stored ${fmt(stored)}` : ""}${Object.keys(ackErrors).length ? `, errors ${JSON.stringify(ackErrors)}` : ""}`,
       );
       return r;

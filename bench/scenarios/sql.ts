@@ -7,7 +7,7 @@ import { BENCH_DB, BENCH_DIR, PG_HOST, PG_PORT, PG_USER, QUICK, type Headline, t
 import { freshDatabase, seedMemberships, withClient } from "../lib/db.js";
 import { fmt, ratio, round, table } from "../lib/stats.js";
 
-const SECONDS = QUICK ? 3 : 10;
+const SECONDS = QUICK ? 3 : 6;
 const CLIENTS = 8;
 const USERS = 10_000;
 

@@ -14,7 +14,7 @@ const CONNECTIONS = QUICK ? 1000 : 5000;
 const ROOM_SIZE = 10;
 const RATE = 1000; // typing:start per second
 const TYPING_MS = 300; // each start is followed by a stop after this long
-const PHASE_MS = QUICK ? 3000 : 10_000;
+const PHASE_MS = QUICK ? 3000 : 8000;
 const REFRESHERS = Math.min(1000, CONNECTIONS);
 
 interface Cost {
