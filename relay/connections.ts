@@ -30,7 +30,7 @@ export class Connections {
     private readonly ctx: RelayContext,
     private readonly auth: Pick<Authenticator, "verify">,
     /** Registers the client events of a socket that has just connected. */
-    private readonly onConnected: (socket: RelaySocket, log: Logger) => void,
+    private readonly onConnected: (socket: RelaySocket, log: () => Logger) => void,
   ) {
     const { db, config } = ctx;
     this.registrations = new Batcher(async (items) => {
@@ -146,7 +146,9 @@ export class Connections {
   private onConnection(socket: RelaySocket): void {
     const { metrics, eventLog, config } = this.ctx;
     const { identity } = socket.data;
-    const log = this.ctx.log.child({ socketId: socket.id, userId: identity.userId });
+    // The socket's own logger is made when something is logged: most sockets never log.
+    let socketLog: Logger | undefined;
+    const log = () => (socketLog ??= this.ctx.log.child({ socketId: socket.id, userId: identity.userId }));
     metrics.connectionsOpened.inc();
     metrics.connections.inc({ kind: identity.anonymous ? "anonymous" : "authenticated" });
     if (!identity.anonymous) socket.join(userKey(identity.userId));
@@ -161,7 +163,7 @@ export class Connections {
       anonymous: identity.anonymous,
     });
     eventLog.record("connect", identity.anonymous ? null : identity.userId, null, { socketId: socket.id, nodeId: config.nodeId });
-    log.debug("connected");
+    if (this.ctx.log.isLevelEnabled("debug")) log().debug("connected");
 
     this.onConnected(socket, log);
 
@@ -169,7 +171,7 @@ export class Connections {
       metrics.connections.dec({ kind: identity.anonymous ? "anonymous" : "authenticated" });
       if (socket.data.expiryTimer) clearTimeout(socket.data.expiryTimer);
       eventLog.record("disconnect", identity.anonymous ? null : identity.userId, null, { socketId: socket.id, reason });
-      log.debug({ reason }, "disconnected");
+      if (this.ctx.log.isLevelEnabled("debug")) log().debug({ reason }, "disconnected");
       // On shutdown realtime_node_stop closes every connection of this relay in one call.
       if (!this.stopping) void this.close(socket.id);
     });

@@ -35,8 +35,26 @@ const guards: EventGuards<ClientEventName> = { ...messageGuards, ...presenceGuar
 
 type Ack = (answer: unknown) => void;
 
-/** Registers every client event on a socket that has just connected. */
-export function registerClientEvents(ctx: EventContext, socket: RelaySocket, log: Logger): void {
+interface Route {
+  schema: Schema<unknown>;
+  handler: EventHandler<ClientEventName>;
+  guard: EventGuards<ClientEventName>[ClientEventName];
+}
+
+/** Every client event's schema, handler and guard, built once for all sockets. */
+const routes = new Map<string, Route>(
+  (Object.keys(handlers) as ClientEventName[]).map((event) => [
+    event,
+    { schema: clientEventSchemas[event] as Schema<unknown>, handler: handlers[event] as EventHandler<ClientEventName>, guard: guards[event] },
+  ]),
+);
+
+/**
+ * Registers every client event on a socket that has just connected: one listener per socket (not
+ * one closure per event per socket: tens of thousands of sockets hold them), which routes by name.
+ * `log` is the socket's logger, made on first use.
+ */
+export function registerClientEvents(ctx: EventContext, socket: RelaySocket, log: () => Logger): void {
   const { config, metrics } = ctx;
 
   /** A socket that ignored its RATE_LIMITED answers long enough is told once more and closed. */
@@ -48,7 +66,7 @@ export function registerClientEvents(ctx: EventContext, socket: RelaySocket, log
     if (refused.disconnect) {
       disconnecting = true;
       metrics.rateLimitDisconnects.inc();
-      log.warn({ event }, "disconnected for ignoring rate limits");
+      log().warn({ event }, "disconnected for ignoring rate limits");
       sendError(ctx, socket, new RealtimeError("RATE_LIMITED", "disconnected: too many events after being rate limited", { disconnected: true }));
       // After this tick, so the acknowledgement below still goes out.
       setImmediate(() => socket.disconnect(true));
@@ -65,7 +83,9 @@ export function registerClientEvents(ctx: EventContext, socket: RelaySocket, log
   const call: EventCall = {
     ctx,
     socket,
-    log,
+    get log() {
+      return log();
+    },
     requireUser(action) {
       const identity = socket.data.identity;
       if (identity.anonymous) throw new RealtimeError("FORBIDDEN", `anonymous connections may not ${action}`);
@@ -77,50 +97,49 @@ export function registerClientEvents(ctx: EventContext, socket: RelaySocket, log
     },
   };
 
-  // Client events arrive untyped: the schema makes the payload what the handler expects.
-  const listen = socket.on.bind(socket) as unknown as (event: string, listener: (...args: unknown[]) => void) => void;
-  for (const event of Object.keys(handlers) as ClientEventName[]) {
-    const schema = clientEventSchemas[event] as Schema<unknown>;
-    const handler = handlers[event] as EventHandler<ClientEventName>;
-    const guard = guards[event];
-    const checkpoint = guard && ((afterField: string | null) => afterField === guard.after && guard.check(call));
-    listen(event, async (...args: unknown[]) => {
-      const ack = typeof args[args.length - 1] === "function" ? (args.pop() as Ack) : undefined;
-      metrics.socketEvents.inc({ event });
-      ctx.noteActivity(socket);
-      try {
-        const refusal = rateLimitRefusal(event);
-        if (refusal) throw refusal;
-        const raw = args[0];
-        if (raw !== undefined && typeof raw === "object" && raw !== null) {
-          assertShallow(raw);
-          const size = Buffer.byteLength(JSON.stringify(raw));
-          if (size > config.maxPayloadBytes) {
-            throw new RealtimeError("PAYLOAD_TOO_LARGE", `payload is ${size} bytes; the limit is ${config.maxPayloadBytes}`);
-          }
+  const handle = async (event: ClientEventName, route: Route, args: unknown[]): Promise<void> => {
+    const ack = typeof args[args.length - 1] === "function" ? (args.pop() as Ack) : undefined;
+    metrics.socketEvents.inc({ event });
+    ctx.noteActivity(socket);
+    try {
+      const refusal = rateLimitRefusal(event);
+      if (refusal) throw refusal;
+      const raw = args[0];
+      if (raw !== undefined && typeof raw === "object" && raw !== null) {
+        assertShallow(raw);
+        const size = Buffer.byteLength(JSON.stringify(raw));
+        if (size > config.maxPayloadBytes) {
+          throw new RealtimeError("PAYLOAD_TOO_LARGE", `payload is ${size} bytes; the limit is ${config.maxPayloadBytes}`);
         }
-        const payload = schema.parse(raw, { limits: ctx.limits(), checkpoint });
-        const data = await handler(payload as never, call);
-        ack?.({ ok: true, data: data ?? null });
-      } catch (err) {
-        const e = toRealtimeError(err);
-        if (e.code === "INTERNAL") log.error({ err, event }, "handler failed");
-        else log.debug({ code: e.code, event, reason: e.message }, "event refused");
-        const error = { code: e.code, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) };
-        try {
-          ack?.({ ok: false, error });
-        } catch {
-          // a broken ack must not stop the error event
-        }
-        sendError(ctx, socket, e);
       }
-    });
-  }
+      const guard = route.guard;
+      const checkpoint = guard && ((afterField: string | null) => afterField === guard.after && guard.check(call));
+      const payload = route.schema.parse(raw, { limits: ctx.limits(), checkpoint });
+      const data = await route.handler(payload as never, call);
+      ack?.({ ok: true, data: data ?? null });
+    } catch (err) {
+      const e = toRealtimeError(err);
+      if (e.code === "INTERNAL") log().error({ err, event }, "handler failed");
+      else log().debug({ code: e.code, event, reason: e.message }, "event refused");
+      const error = { code: e.code, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) };
+      try {
+        ack?.({ ok: false, error });
+      } catch {
+        // a broken ack must not stop the error event
+      }
+      sendError(ctx, socket, e);
+    }
+  };
 
-  // An event this server does not know (a typo, a newer client) is answered, not ignored: a client
-  // waiting on its acknowledgement would otherwise wait forever.
+  // Client events arrive untyped: the schema makes the payload what the handler expects. An event
+  // this server does not know (a typo, a newer client) is answered, not ignored: a client waiting
+  // on its acknowledgement would otherwise wait forever.
   socket.onAny((event: unknown, ...args: unknown[]) => {
-    if (typeof event === "string" && Object.hasOwn(handlers, event)) return;
+    const route = typeof event === "string" ? routes.get(event) : undefined;
+    if (route) {
+      void handle(event as ClientEventName, route, args);
+      return;
+    }
     const name = typeof event === "string" ? event.slice(0, 64) : typeof event;
     metrics.socketEvents.inc({ event: "unknown" });
     const error = rateLimitRefusal("unknown") ?? new RealtimeError("BAD_REQUEST", `unknown event ${JSON.stringify(name)}`);
