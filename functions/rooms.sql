@@ -393,8 +393,12 @@ begin
         continue;
       end if;
 
-      -- realtime_add_member answers false when the membership is already active.
-      v_joined := not v_anonymous and realtime_add_member(v_room.name, v_item.user_id, 'member', p_now);
+      v_joined := false;
+      if not v_anonymous and not exists (
+        select 1 from realtime_room_members where room_id = v_room.id and user_id = v_item.user_id and left_at is null
+      ) then
+        v_joined := realtime_add_member(v_room.name, v_item.user_id, 'member', p_now);
+      end if;
       v_result := jsonb_build_object(
         'room', realtime_room_json(v_room),
         'joined', v_joined,
@@ -575,12 +579,10 @@ declare
   v_max_metadata integer := (v_limits ->> 'maxMessageMetadataBytes')::integer;
   v_results jsonb[];
   v_pending jsonb;
-  v_fresh jsonb;
+  v_typing_changed jsonb;
   v_item jsonb;
   v_event realtime_events;
   v_duplicate boolean;
-  v_typing_rooms text[];
-  v_typing_threads text[];
 begin
   if p_messages is null or jsonb_typeof(p_messages) <> 'array' then
     raise exception 'messages must be a JSON array' using errcode = 'RT400';
@@ -595,7 +597,7 @@ begin
   -- repeats of one clientMessageId, the first is stored: a repeat answers the row stored by this
   -- statement (found through its pre-chosen event id), or is left for the next statement when the
   -- row was stored before (a snapshot taken after this insert finds it, also when it waited for a
-  -- concurrent transaction that stored it).
+  -- concurrent transaction that stored it). The same statement clears the senders' typing.
   with items as materialized (
     select i.ord::integer as ord, i.value as item,
            case
@@ -663,6 +665,19 @@ begin
     order by c.ord
     on conflict (room_name, user_id, client_message_id) where client_message_id is not null do nothing
     returning e.id, e.room_name, e.user_id, e.client_message_id, realtime_message_json(e) as message
+  ), cleared as (
+    -- A message stored clears its sender's typing in that room/thread (realtime_stop_typing's
+    -- rule), once per sender and room/thread.
+    delete from realtime_typing t
+    where t.id = any (array(
+      select k.id
+      from (select distinct c.room, coalesce(c.thread_id, '') as thread, c.user_id
+            from inserted i join checked c on c.event_id = i.id) s
+      cross join lateral (
+        select k.id from realtime_typing k
+        where k.room_name = s.room and coalesce(k.thread_id, '') = s.thread and k.user_id = s.user_id limit 1
+      ) k))
+    returning t.room_name, t.thread_id, t.expires_at > p_now as live
   ), answered as (
     select c.ord, c.refusal, c.room, c.user_id, c.thread_id, own.message as own_message, first.message as first_message
     from checked c
@@ -678,9 +693,9 @@ begin
               end order by a.ord),
     jsonb_agg(jsonb_build_object('ord', a.ord, 'item', p_messages -> (a.ord - 1)) order by a.ord)
       filter (where a.refusal is null and a.own_message is null and a.first_message is null),
-    jsonb_agg(jsonb_build_object('room', a.room, 'user', a.user_id, 'thread', a.thread_id))
-      filter (where a.own_message is not null)
-  into v_results, v_pending, v_fresh
+    (select jsonb_agg(jsonb_build_object('room', x.room_name, 'thread', x.thread_id))
+     from (select distinct room_name::text, thread_id::text from cleared where live) x)
+  into v_results, v_pending, v_typing_changed
   from answered a;
 
   -- Repeats of a message stored before this call: answer the stored row. Rarely it is gone (pruned
@@ -710,31 +725,14 @@ begin
       v_results[(v_item ->> 'ord')::integer] := jsonb_build_object('ok', true, 'duplicate', true, 'message', realtime_message_json(v_event));
     else
       v_results[(v_item ->> 'ord')::integer] := jsonb_build_object('ok', true, 'message', realtime_message_json(v_event));
-      v_fresh := coalesce(v_fresh, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
-        'room', v_item #>> '{item,roomName}', 'user', v_item #>> '{item,userId}', 'thread', v_item #>> '{item,threadId}'));
+      perform realtime_stop_typing(v_event.room_name, v_event.user_id, v_item #>> '{item,threadId}', p_now);
     end if;
   end loop;
 
-  -- A message stored clears its sender's typing in that room/thread (realtime_stop_typing's
-  -- rule): one delete for the batch, then one announcement per room/thread whose typers changed
-  -- (a statement of its own, so that it sees the delete).
-  if v_fresh is not null then
-    with cleared as (
-      delete from realtime_typing t
-      where t.id = any (array(
-        select x.id
-        from (select distinct f ->> 'room' as room, coalesce(f ->> 'thread', '') as thread, f ->> 'user' as usr
-              from jsonb_array_elements(v_fresh) as f) s
-        cross join lateral (
-          select k.id from realtime_typing k
-          where k.room_name = s.room and coalesce(k.thread_id, '') = s.thread and k.user_id = s.usr limit 1
-        ) x))
-      returning t.room_name, t.thread_id, t.expires_at > p_now as live
-    )
-    select array_agg(c.room_name), array_agg(c.thread_id) into v_typing_rooms, v_typing_threads
-    from (select distinct room_name::text, thread_id::text from cleared where live) c;
-    perform realtime_notify_typing(c.room_name, c.thread_id, p_now)
-    from unnest(v_typing_rooms, v_typing_threads) as c(room_name, thread_id);
+  -- One announcement per room/thread whose typers changed (a statement of its own, so that it
+  -- sees the delete).
+  if v_typing_changed is not null then
+    perform realtime_notify_typing(c ->> 'room', c ->> 'thread', p_now) from jsonb_array_elements(v_typing_changed) as c;
   end if;
   return coalesce(to_jsonb(v_results), '[]'::jsonb);
 end;
