@@ -312,13 +312,15 @@ begin
   end loop;
 
   -- In the order of each room/thread's first change.
-  perform realtime_notify_typing(c.room_name, c.thread_id, p_now)
-  from (
-    select u.room_name, u.thread_id, min(u.ord) as first
-    from unnest(v_changed_rooms, v_changed_threads) with ordinality as u(room_name, thread_id, ord)
-    group by u.room_name, u.thread_id
-  ) c
-  order by c.first;
+  if cardinality(v_changed_rooms) > 0 then
+    perform realtime_notify_typing(c.room_name, c.thread_id, p_now)
+    from (
+      select u.room_name, u.thread_id, min(u.ord) as first
+      from unnest(v_changed_rooms, v_changed_threads) with ordinality as u(room_name, thread_id, ord)
+      group by u.room_name, u.thread_id
+    ) c
+    order by c.first;
+  end if;
   return coalesce(to_jsonb(v_results), '[]'::jsonb);
 end;
 $$;
