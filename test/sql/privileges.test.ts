@@ -74,7 +74,7 @@ describe("the relay role", () => {
     );
     await asRelay("select realtime_create_room($1) as v", [room]);
     const joined = await asRelay("select realtime_join_room($1, $2) as v", [room, alice]);
-    await asRelay("select realtime_join_room($1, $2) as v", [room, bob]);
+    const batchJoined = await asRelay("select realtime_join_rooms($1::jsonb) as v", [JSON.stringify([{ roomName: room, userId: bob }])]);
     const sent = await asRelay("select realtime_send_messages($1::jsonb) as v", [JSON.stringify([{ roomName: room, userId: alice, content: "hi" }])]);
     const single = await asRelay("select realtime_send_message($1, $2, 'again') as v", [room, bob]);
     const typing = await asRelay("select realtime_typing_changes($1::jsonb) as v", [
@@ -102,6 +102,7 @@ describe("the relay role", () => {
     // Assertions: every call did its work.
     expect(registered.map((r: any) => r.presence?.status)).toEqual(["online", "online"]);
     expect(joined).toMatchObject({ joined: true });
+    expect(batchJoined).toEqual([{ ok: true, value: expect.objectContaining({ joined: true, memberCount: 2 }) }]);
     expect(sent[0]).toMatchObject({ ok: true, message: { content: "hi" } });
     expect(single).toMatchObject({ content: "again" });
     expect(typing[0]).toMatchObject({ ok: true, value: { changed: true } });
