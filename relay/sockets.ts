@@ -39,13 +39,21 @@ export const userKey = (userId: string) => `user:${userId}`;
 /** Sockets whose room:join of the room is in flight (they are not in roomKey yet). */
 export const joiningKey = (name: string) => `joining:${name}`;
 
-/** Holds a room event for the sockets whose join of one of these rooms is in flight. */
+/**
+ * Holds a room event for the sockets whose join of one of these rooms is in flight. Not for those
+ * already in the room: the join's own membership notification can arrive before its answer and put
+ * the socket in the room, and from then on it gets the room's events live.
+ */
 export function holdForJoining(io: RelayServer, rooms: string[], event: string, payload: unknown): void {
   const nsp = io.of("/");
   for (const room of rooms) {
     const ids = nsp.adapter.rooms.get(joiningKey(room));
     if (!ids) continue;
-    for (const id of ids) nsp.sockets.get(id)?.data.heldForJoin?.get(room)?.push([event, payload]);
+    const inRoom = nsp.adapter.rooms.get(roomKey(room));
+    for (const id of ids) {
+      if (inRoom?.has(id)) continue;
+      nsp.sockets.get(id)?.data.heldForJoin?.get(room)?.push([event, payload]);
+    }
   }
 }
 

@@ -27,6 +27,11 @@ describe("room:join in batches", () => {
     const closed = await createRoom(relay.db, uid("closed"), "channel", "private");
     const users = Array.from({ length: 150 }, () => uid("joiner"));
     const clients = await Promise.all(users.map((u) => connect(relay.url, token(u))));
+    const joinedHeard = clients.map((c) => {
+      const heard: string[] = [];
+      c.on("user:joined", (e: { userId: string }) => heard.push(e.userId));
+      return heard;
+    });
     const before = await joinCalls();
 
     // Every tenth client also tries the private room it is not a member of, in the same storm.
@@ -52,6 +57,10 @@ describe("room:join in batches", () => {
       [rooms],
     );
     expect(rows[0]!.n).toBe(users.length);
+
+    // No socket hears of a member's join twice (live and again as held for its own join).
+    await new Promise((r) => setTimeout(r, 300));
+    joinedHeard.forEach((heard, i) => expect(heard.length, `${users[i]} heard ${heard.length} joins, ${new Set(heard).size} users`).toBe(new Set(heard).size));
 
     // Every socket is in its room: a message reaches all 15 members.
     const received = clients
