@@ -875,6 +875,17 @@ declare
   v_joined boolean;
   v_result jsonb;
   v_results jsonb[];
+  -- The joins made, in room order: answered after all of them, with each room's members,
+  -- count and typers read once for the joins of that room in this call.
+  v_done_ord integer[] := '{}';
+  v_done_room text[] := '{}';
+  v_done_user text[] := '{}';
+  v_done_joined boolean[] := '{}';
+  v_done_anonymous boolean[] := '{}';
+  v_done_since bigint[] := '{}';
+  v_done_limit integer[] := '{}';
+  v_shared jsonb;
+  v_shared_room text;
 begin
   if p_joins is null or jsonb_typeof(p_joins) <> 'array' then
     raise exception 'joins must be a JSON array' using errcode = 'RT400';
@@ -941,9 +952,24 @@ begin
       ) then
         v_joined := realtime_add_member(v_room.name, v_item.user_id, 'member', p_now);
       end if;
-      v_result := jsonb_build_object(
+      v_done_ord := v_done_ord || v_item.ord;
+      v_done_room := v_done_room || v_room.name;
+      v_done_user := v_done_user || v_item.user_id;
+      v_done_joined := v_done_joined || v_joined;
+      v_done_anonymous := v_done_anonymous || v_anonymous;
+      v_done_since := v_done_since || v_since;
+      v_done_limit := v_done_limit || v_replay_limit;
+    end;
+  end loop;
+
+  -- The answers. A join storm into a room of 100 would otherwise build its member list once per
+  -- joiner; here once per room and call. Every join of a room in this call commits together, so
+  -- each of them is answered with the members after all of them.
+  for i in 1 .. coalesce(array_length(v_done_ord, 1), 0) loop
+    if v_shared_room is distinct from v_done_room[i] then
+      select * into v_room from realtime_rooms where name = v_done_room[i];
+      v_shared := jsonb_build_object(
         'room', realtime_room_json(v_room),
-        'joined', v_joined,
         'members', realtime_room_members_json(v_room, p_now),
         'memberCount', (select count(*) from realtime_room_members where room_id = v_room.id and left_at is null),
         'typing', coalesce((
@@ -951,12 +977,14 @@ begin
           from realtime_typing t where t.room_name = v_room.name and t.expires_at > p_now
         ), '[]'::jsonb)
       );
-      if v_since is not null then
-        v_result := v_result || jsonb_build_object(
-          'replay', realtime_room_events_since(v_room.name, v_item.user_id, v_since, v_replay_limit, v_anonymous));
-      end if;
-      v_results[v_item.ord] := jsonb_build_object('ok', true, 'value', v_result);
-    end;
+      v_shared_room := v_done_room[i];
+    end if;
+    v_result := v_shared || jsonb_build_object('joined', v_done_joined[i]);
+    if v_done_since[i] is not null then
+      v_result := v_result || jsonb_build_object(
+        'replay', realtime_room_events_since(v_done_room[i], v_done_user[i], v_done_since[i], v_done_limit[i], v_done_anonymous[i]));
+    end if;
+    v_results[v_done_ord[i]] := jsonb_build_object('ok', true, 'value', v_result);
   end loop;
   return coalesce(to_jsonb(v_results), '[]'::jsonb);
 end;
