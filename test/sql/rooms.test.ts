@@ -521,8 +521,9 @@ describe("realtime_join_rooms", () => {
 
     expect(results.map((r) => (r.ok ? r.value.joined : r.error.code))).toEqual([true, "RT400", true, false, "RT404"]);
     expect(results[1].error.message).toMatch(/room name/);
-    // Joins are made in room and user order: a twice, then b.
-    expect(results.map((r) => r.value?.memberCount)).toEqual([1, undefined, 2, 1, undefined]);
+    // Every join of a room in one call commits together: each is answered with the members after all of them.
+    expect(results.map((r) => r.value?.memberCount)).toEqual([2, undefined, 2, 2, undefined]);
+    expect(results[0].value.members.map((m: any) => m.userId).sort()).toEqual([a, b].sort());
     expect(await ctx.db.v("select count(*)::int as v from realtime_rooms where name = $1", [name])).toBe(1);
   });
 
