@@ -289,8 +289,22 @@ export const typing: Scenario = {
         check: (v) => v === 0,
         note: `${fmt(relay.refreshes)} refreshes measured`,
       },
-      { metric: "WAL per typing change (net of idle)", target: "≤ 100 B", unit: "B", relay: round(walPerEvent, 1), check: (v) => v <= 100 },
-      { metric: "WAL per refresh (net of idle)", target: "≤ 100 B", unit: "B", relay: round(walPerRefresh, 1), check: (v) => v <= 100 },
+      // pg_stat_wal is cluster-wide: other work on the cluster makes the net figure meaningless (it
+      // can even go negative); a negative figure is not counted as met.
+      {
+        metric: "WAL per typing change (net of idle)",
+        target: "≤ 100 B (and ≥ 0: else other WAL on the cluster swamped it)",
+        unit: "B",
+        relay: round(walPerEvent, 1),
+        check: (v) => v >= 0 && v <= 100,
+      },
+      {
+        metric: "WAL per refresh (net of idle)",
+        target: "≤ 100 B (and ≥ 0)",
+        unit: "B",
+        relay: round(walPerRefresh, 1),
+        check: (v) => v >= 0 && v <= 100,
+      },
       {
         metric: `load generator: starts/s achieved against bare at ${fmt(2 * RATE)}/s offered`,
         target: `≥ 0.95x offered`,
