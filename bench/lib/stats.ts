@@ -170,8 +170,9 @@ export function aggregateHeadlines(runs: import("./context.js").Headline[][]): A
       const ok = first.check(relay.median, bare?.median);
       st = ok ? (hs.some((h) => h.capped) ? "capped" : "met") : "missed";
     }
-    const notes = [...new Set(hs.map((h) => h.note).filter(Boolean))];
-    return { metric, target: first.target, unit: first.unit, relay, bare, ratio: r, status: st, note: notes.join("; ") || undefined };
+    // A note may carry a run's own figures: the last run's is shown.
+    const note = hs[hs.length - 1].note;
+    return { metric, target: first.target, unit: first.unit, relay, bare, ratio: r, status: st, note };
   });
 }
 
