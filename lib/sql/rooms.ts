@@ -13,20 +13,9 @@ export interface JoinRoomRequest {
   replayLimit: number;
 }
 
-export function joinRoom(db: SqlClient, r: JoinRoomRequest): Promise<RoomJoinResult> {
-  return db.value<RoomJoinResult>("join_room", "select realtime_join_room($1, $2, $3, $4, now(), $5, $6) as v", [
-    r.roomName,
-    r.userId,
-    r.anonymous,
-    r.autoCreate,
-    r.since,
-    r.replayLimit,
-  ]);
-}
-
 /**
- * Joins many rooms in one call (realtime_join_rooms); one result per item, in order: the value
- * joinRoom would return, or the error it would raise (a refused join does not fail the others).
+ * Joins many rooms in one call (realtime_join_rooms); one result per item, in order: what
+ * realtime_join_room would return, or the error it would raise (a refused join does not fail the others).
  */
 export function joinRooms(db: SqlClient, items: JoinRoomRequest[]): Promise<ItemResult<RoomJoinResult>[]> {
   return db.value<ItemResult<RoomJoinResult>[]>("join_rooms", "select realtime_join_rooms($1::jsonb) as v", [jsonParam(items)]);

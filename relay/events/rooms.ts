@@ -1,8 +1,8 @@
 // room:join, room:leave and room:history. SQL decides who may join (realtime_join_rooms, in natural
-// batches) and read (realtime_room_history: whoever may join); the socket joins the Socket.io room only after SQL said
-// yes. Membership changes reach other sockets as NOTIFY (delivery.ts); those announced while the
-// join is in flight are held for the socket and delivered once it is in the room, so two users
-// joining at once each hear of the other.
+// batches) and read (realtime_room_history: whoever may join); the socket joins the Socket.io room
+// only after SQL said yes. Membership changes reach other sockets as NOTIFY (delivery.ts); those
+// announced while the join is in flight are held for the socket and delivered once it is in the
+// room, so two users joining at once each hear of the other.
 import * as sql from "../../lib/sql/index.js";
 import { RealtimeError, type RoomJoinResult } from "../../protocol/index.js";
 import { Batcher } from "../batcher.js";

@@ -48,7 +48,6 @@ describe("Batcher", () => {
     for (const room of rooms) {
       const seen = r.calls.flat().filter((i) => i.room === room).map((i) => i.n);
       expect(seen).toEqual([...seen].sort((a, z) => a - z));
-      expect(new Set(r.calls.map((c) => c.filter((i) => i.room === room).length > 0 && laneOf(room, lanes))).size).toBeGreaterThan(0);
     }
     // Each call holds one lane's items only.
     for (const c of r.calls) expect(new Set(c.map((i) => laneOf(i.room, lanes))).size).toBe(1);
