@@ -503,7 +503,9 @@ comment on function realtime_leave_room(text, text, timestamptz) is 'Leaves a ro
 -- Why a message may not be sent, as {code, message} (code: the SQLSTATE RT400/RT403/RT404), or
 -- null when it may. The one place the sending rules live; it raises nothing, so a batch can refuse
 -- one message and store the others. Content length and metadata size come from realtime_limits()
--- (metadata is measured as PostgreSQL writes its JSON text).
+-- (metadata is measured as PostgreSQL writes its JSON text); a batch reads them once and passes
+-- them in.
+drop function if exists realtime_message_refusal(realtime_rooms, text, text, text, text, jsonb, text[]);
 create or replace function realtime_message_refusal(
   p_room realtime_rooms,
   p_room_name text,
@@ -511,7 +513,9 @@ create or replace function realtime_message_refusal(
   p_content text,
   p_thread_id text,
   p_metadata jsonb,
-  p_roles text[]
+  p_roles text[],
+  p_max_length integer default null,
+  p_max_metadata integer default null
 )
 returns jsonb
 language plpgsql
@@ -519,9 +523,9 @@ stable
 as $$
 declare
   v_role text;
-  v_limits jsonb := realtime_limits();
-  v_max_length integer := (v_limits ->> 'maxMessageLength')::integer;
-  v_max_metadata integer := (v_limits ->> 'maxMessageMetadataBytes')::integer;
+  v_limits jsonb := case when p_max_length is null or p_max_metadata is null then realtime_limits() end;
+  v_max_length integer := coalesce(p_max_length, (v_limits ->> 'maxMessageLength')::integer);
+  v_max_metadata integer := coalesce(p_max_metadata, (v_limits ->> 'maxMessageMetadataBytes')::integer);
 begin
   if p_room.id is null then
     return jsonb_build_object('code', 'RT404', 'message', format('room %s does not exist', p_room_name));
@@ -557,8 +561,8 @@ begin
   return null;
 end;
 $$;
-comment on function realtime_message_refusal(realtime_rooms, text, text, text, text, jsonb, text[]) is
-  'Why a message may not be sent ({code, message}) or null: unknown room (RT404), bad content, thread or metadata (RT400; lengths from realtime_limits()), not an active member, or not a permitted sender of a broadcast room (RT403: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
+comment on function realtime_message_refusal(realtime_rooms, text, text, text, text, jsonb, text[], integer, integer) is
+  'Why a message may not be sent ({code, message}) or null: unknown room (RT404), bad content, thread or metadata (RT400; lengths from realtime_limits() unless given), not an active member, or not a permitted sender of a broadcast room (RT403: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
 
 -- A stored message (a realtime_events row of type message) as message:new shows it. The same
 -- function builds the answer to the first send and to a retry, so both are identical.
@@ -601,7 +605,7 @@ security definer
 set search_path = pg_catalog, public, pg_temp
 as $$
 declare
-  -- Read once per call: the same numbers realtime_message_refusal reads per message.
+  -- Read once per call and handed to realtime_message_refusal for every message.
   v_limits jsonb := realtime_limits();
   v_max_length integer := (v_limits ->> 'maxMessageLength')::integer;
   v_max_metadata integer := (v_limits ->> 'maxMessageMetadataBytes')::integer;
@@ -619,8 +623,8 @@ begin
     raise exception 'at most 1000 messages per call' using errcode = 'RT400';
   end if;
 
-  -- One statement checks every message, stores the allowed ones and answers them. The checks are
-  -- realtime_message_refusal's, in its order, with the limits read above. The insert takes the
+  -- One statement checks every message (realtime_message_refusal, with the limits read above),
+  -- stores the allowed ones and answers them. The insert takes the
   -- messages in input order, so their seqs (the message ids) increase in that order and, of
   -- repeats of one clientMessageId, the first is stored: a repeat answers the row stored by this
   -- statement (found through its pre-chosen event id), or is left for the next statement when the
@@ -647,43 +651,17 @@ begin
            case when jsonb_typeof(it.item -> 'roles') = 'array' then it.item -> 'roles' else '[]'::jsonb end as roles
     from items it
   ), checked as materialized (
-    select f.ord, f.user_id, f.content, f.thread_id, f.metadata, f.client_id, r.name as room,
-           case
-             when f.malformed is not null then f.malformed
-             when r.id is null then
-               jsonb_build_object('code', 'RT404', 'message', format('room %s does not exist', f.room_name))
-             when f.content is null or char_length(f.content) not between 1 and v_max_length then
-               jsonb_build_object('code', 'RT400', 'message', format('message content must be 1 to %s characters', v_max_length))
-             when f.thread_id is not null and char_length(f.thread_id) not between 1 and 255 then
-               jsonb_build_object('code', 'RT400', 'message', 'thread id must be 1 to 255 characters')
-             when f.metadata is not null and jsonb_typeof(f.metadata) <> 'object' then
-               jsonb_build_object('code', 'RT400', 'message', 'message metadata must be a JSON object')
-             when f.metadata is not null and octet_length(f.metadata::text) > v_max_metadata then
-               jsonb_build_object('code', 'RT400', 'message', format('message metadata must be at most %s bytes of JSON', v_max_metadata))
-             when m.role is null then
-               jsonb_build_object('code', 'RT403', 'message', format('you are not a member of room %s', r.name))
-             when r.type = 'broadcast'
-                  and m.role not in ('owner', 'admin')
-                  and not coalesce(r.metadata -> 'senders' ? f.user_id, false)
-                  and not exists (
-                    select 1 from jsonb_array_elements_text(
-                      case when jsonb_typeof(r.metadata -> 'senderRoles') = 'array' then r.metadata -> 'senderRoles' else '[]' end
-                    ) as allowed(role)
-                    where allowed.role in (select jsonb_array_elements_text(f.roles))
-                  ) then
-               jsonb_build_object('code', 'RT403', 'message', format('only permitted senders may send in broadcast room %s', r.name))
-           end as refusal,
+    select f.ord, f.user_id, f.content, f.thread_id, f.metadata, f.client_id, (r.room).name as room,
+           coalesce(f.malformed, realtime_message_refusal(
+             r.room, f.room_name, f.user_id, f.content, f.thread_id, f.metadata,
+             array(select jsonb_array_elements_text(f.roles)), v_max_length, v_max_metadata)) as refusal,
            gen_random_uuid() as event_id
-    -- Lookups per message (limit 1 keeps each an index probe: the planner guesses a batch of 100
-    -- and would otherwise hash whole tables).
+    -- The room per message (limit 1 keeps it an index probe: the planner guesses a batch of 100
+    -- and would otherwise hash the whole table).
     from fields f
     left join lateral (
-      select * from realtime_rooms r where f.malformed is null and r.name = f.room_name limit 1
+      select r as room from realtime_rooms r where f.malformed is null and r.name = f.room_name limit 1
     ) r on true
-    left join lateral (
-      select m.role from realtime_room_members m
-      where m.room_id = r.id and m.user_id = f.user_id and m.left_at is null limit 1
-    ) m on true
   ), inserted as (
     insert into realtime_events as e (id, type, user_id, room_name, data, created_at, client_message_id)
     select c.event_id, 'message', c.user_id, c.room,

@@ -1256,17 +1256,17 @@ $$;
 COMMENT ON FUNCTION public.realtime_message_json(e public.realtime_events) IS 'A stored message as message:new shows it: {id, eventId, roomName, userId, content, threadId, metadata, timestamp, clientMessageId when the sender gave one}.';
 
 --
--- Name: realtime_message_refusal(public.realtime_rooms, text, text, text, text, jsonb, text[]); Type: FUNCTION; Schema: public; Owner: -
+-- Name: realtime_message_refusal(public.realtime_rooms, text, text, text, text, jsonb, text[], integer, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.realtime_message_refusal(p_room public.realtime_rooms, p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[]) RETURNS jsonb
+CREATE FUNCTION public.realtime_message_refusal(p_room public.realtime_rooms, p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[], p_max_length integer DEFAULT NULL::integer, p_max_metadata integer DEFAULT NULL::integer) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     AS $$
 declare
   v_role text;
-  v_limits jsonb := realtime_limits();
-  v_max_length integer := (v_limits ->> 'maxMessageLength')::integer;
-  v_max_metadata integer := (v_limits ->> 'maxMessageMetadataBytes')::integer;
+  v_limits jsonb := case when p_max_length is null or p_max_metadata is null then realtime_limits() end;
+  v_max_length integer := coalesce(p_max_length, (v_limits ->> 'maxMessageLength')::integer);
+  v_max_metadata integer := coalesce(p_max_metadata, (v_limits ->> 'maxMessageMetadataBytes')::integer);
 begin
   if p_room.id is null then
     return jsonb_build_object('code', 'RT404', 'message', format('room %s does not exist', p_room_name));
@@ -1304,10 +1304,10 @@ end;
 $$;
 
 --
--- Name: FUNCTION realtime_message_refusal(p_room public.realtime_rooms, p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[]); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION realtime_message_refusal(p_room public.realtime_rooms, p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[], p_max_length integer, p_max_metadata integer); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.realtime_message_refusal(p_room public.realtime_rooms, p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[]) IS 'Why a message may not be sent ({code, message}) or null: unknown room (RT404), bad content, thread or metadata (RT400; lengths from realtime_limits()), not an active member, or not a permitted sender of a broadcast room (RT403: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
+COMMENT ON FUNCTION public.realtime_message_refusal(p_room public.realtime_rooms, p_room_name text, p_user_id text, p_content text, p_thread_id text, p_metadata jsonb, p_roles text[], p_max_length integer, p_max_metadata integer) IS 'Why a message may not be sent ({code, message}) or null: unknown room (RT404), bad content, thread or metadata (RT400; lengths from realtime_limits() unless given), not an active member, or not a permitted sender of a broadcast room (RT403: owner/admin, metadata.senders, or a role in metadata.senderRoles).';
 
 --
 -- Name: realtime_nodes; Type: TABLE; Schema: public; Owner: -
@@ -2150,7 +2150,7 @@ CREATE FUNCTION public.realtime_send_messages(p_messages jsonb, p_now timestamp 
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
-  -- Read once per call: the same numbers realtime_message_refusal reads per message.
+  -- Read once per call and handed to realtime_message_refusal for every message.
   v_limits jsonb := realtime_limits();
   v_max_length integer := (v_limits ->> 'maxMessageLength')::integer;
   v_max_metadata integer := (v_limits ->> 'maxMessageMetadataBytes')::integer;
@@ -2168,8 +2168,8 @@ begin
     raise exception 'at most 1000 messages per call' using errcode = 'RT400';
   end if;
 
-  -- One statement checks every message, stores the allowed ones and answers them. The checks are
-  -- realtime_message_refusal's, in its order, with the limits read above. The insert takes the
+  -- One statement checks every message (realtime_message_refusal, with the limits read above),
+  -- stores the allowed ones and answers them. The insert takes the
   -- messages in input order, so their seqs (the message ids) increase in that order and, of
   -- repeats of one clientMessageId, the first is stored: a repeat answers the row stored by this
   -- statement (found through its pre-chosen event id), or is left for the next statement when the
@@ -2196,43 +2196,17 @@ begin
            case when jsonb_typeof(it.item -> 'roles') = 'array' then it.item -> 'roles' else '[]'::jsonb end as roles
     from items it
   ), checked as materialized (
-    select f.ord, f.user_id, f.content, f.thread_id, f.metadata, f.client_id, r.name as room,
-           case
-             when f.malformed is not null then f.malformed
-             when r.id is null then
-               jsonb_build_object('code', 'RT404', 'message', format('room %s does not exist', f.room_name))
-             when f.content is null or char_length(f.content) not between 1 and v_max_length then
-               jsonb_build_object('code', 'RT400', 'message', format('message content must be 1 to %s characters', v_max_length))
-             when f.thread_id is not null and char_length(f.thread_id) not between 1 and 255 then
-               jsonb_build_object('code', 'RT400', 'message', 'thread id must be 1 to 255 characters')
-             when f.metadata is not null and jsonb_typeof(f.metadata) <> 'object' then
-               jsonb_build_object('code', 'RT400', 'message', 'message metadata must be a JSON object')
-             when f.metadata is not null and octet_length(f.metadata::text) > v_max_metadata then
-               jsonb_build_object('code', 'RT400', 'message', format('message metadata must be at most %s bytes of JSON', v_max_metadata))
-             when m.role is null then
-               jsonb_build_object('code', 'RT403', 'message', format('you are not a member of room %s', r.name))
-             when r.type = 'broadcast'
-                  and m.role not in ('owner', 'admin')
-                  and not coalesce(r.metadata -> 'senders' ? f.user_id, false)
-                  and not exists (
-                    select 1 from jsonb_array_elements_text(
-                      case when jsonb_typeof(r.metadata -> 'senderRoles') = 'array' then r.metadata -> 'senderRoles' else '[]' end
-                    ) as allowed(role)
-                    where allowed.role in (select jsonb_array_elements_text(f.roles))
-                  ) then
-               jsonb_build_object('code', 'RT403', 'message', format('only permitted senders may send in broadcast room %s', r.name))
-           end as refusal,
+    select f.ord, f.user_id, f.content, f.thread_id, f.metadata, f.client_id, (r.room).name as room,
+           coalesce(f.malformed, realtime_message_refusal(
+             r.room, f.room_name, f.user_id, f.content, f.thread_id, f.metadata,
+             array(select jsonb_array_elements_text(f.roles)), v_max_length, v_max_metadata)) as refusal,
            gen_random_uuid() as event_id
-    -- Lookups per message (limit 1 keeps each an index probe: the planner guesses a batch of 100
-    -- and would otherwise hash whole tables).
+    -- The room per message (limit 1 keeps it an index probe: the planner guesses a batch of 100
+    -- and would otherwise hash the whole table).
     from fields f
     left join lateral (
-      select * from realtime_rooms r where f.malformed is null and r.name = f.room_name limit 1
+      select r as room from realtime_rooms r where f.malformed is null and r.name = f.room_name limit 1
     ) r on true
-    left join lateral (
-      select m.role from realtime_room_members m
-      where m.room_id = r.id and m.user_id = f.user_id and m.left_at is null limit 1
-    ) m on true
   ), inserted as (
     insert into realtime_events as e (id, type, user_id, room_name, data, created_at, client_message_id)
     select c.event_id, 'message', c.user_id, c.room,
